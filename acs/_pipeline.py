@@ -114,7 +114,7 @@ class Pipeline:
             query = [(k, v) for k, v in query if k != key]
             query.append((key, _query_value(value)))
         query.append(("api-version", self.api_version))
-        return f"{base}?{urlencode(query, safe='+')}"
+        return f"{base}?{urlencode(query)}"
 
     async def request(
         self,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any, Self
-from urllib.parse import quote
 
 import httpx
 
@@ -160,7 +159,8 @@ class SipRoutingClient:
         body = None if routes is None else {"routes": [r.to_wire() for r in routes]}
         data = await self._pipeline.request_json(
             "POST",
-            f"/sip:testRoutesWithNumber?targetPhoneNumber={quote(number, safe='')}",
+            "/sip:testRoutesWithNumber",
+            params={"targetPhoneNumber": number},
             body=body,
         )
         return [SipTrunkRoute.model_validate(r) for r in data.get("matchingRoutes") or []]

@@ -1,0 +1,21 @@
+"""A local stand-in for the Azure Communication Services Phone Numbers and SIP Routing APIs.
+
+It serves both APIs over plain HTTP, checks HMAC signatures like the service, keeps a seeded
+inventory, runs LROs on an advanceable clock, and injects faults on request. It imports nothing
+from the rest of the project: its wire shapes come from the REST specs, not from the client,
+so a client serialisation bug cannot be mirrored here and hidden.
+"""
+
+from ._app import ConnectionDropped, Emulator, EmulatorApp, create_app
+from ._config import DEFAULT_ACCESS_KEY, EmulatorConfig
+from ._server import EmulatorServer
+
+__all__ = [
+    "DEFAULT_ACCESS_KEY",
+    "ConnectionDropped",
+    "Emulator",
+    "EmulatorApp",
+    "EmulatorConfig",
+    "EmulatorServer",
+    "create_app",
+]

@@ -1,0 +1,5 @@
+"""``python -m cli`` runs the ``numberflow`` command."""
+
+from . import main
+
+main()

@@ -87,8 +87,17 @@ class HmacAuth(httpx.Auth):
 
 
 class _AccessToken(Protocol):
-    token: str
-    expires_on: int
+    """``azure.core.credentials.AccessToken`` (a NamedTuple, hence read-only properties)."""
+
+    @property
+    def token(self) -> str:
+        """The bearer token."""
+        ...
+
+    @property
+    def expires_on(self) -> int:
+        """Expiry, seconds since the epoch."""
+        ...
 
 
 class AsyncTokenCredential(Protocol):

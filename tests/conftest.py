@@ -42,7 +42,9 @@ class EmulatorEnv:
 
     def sip(self, *, preview: bool = False, **kwargs: Any) -> SipRoutingClient:
         version = (
-            SipRoutingApiVersion.V2024_11_15_PREVIEW if preview else SipRoutingApiVersion.V2023_03_01
+            SipRoutingApiVersion.V2024_11_15_PREVIEW
+            if preview
+            else SipRoutingApiVersion.V2023_03_01
         )
         return SipRoutingClient.from_connection_string(
             self.connection_string, transport=self.transport, api_version=version, **kwargs

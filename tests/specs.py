@@ -38,10 +38,14 @@ WIRE_NULLS = frozenset({"resourceLocation", "nextLink"})
 
 def specs_root() -> Path:
     """``../shared/specs/acs`` next to the repository (``NUMBERFLOW_SHARED`` overrides)."""
-    shared = os.environ.get("NUMBERFLOW_SHARED") or str(Path(__file__).resolve().parents[2] / "shared")
+    shared = os.environ.get("NUMBERFLOW_SHARED") or str(
+        Path(__file__).resolve().parents[2] / "shared"
+    )
     root = Path(shared) / "specs" / "acs"
     if not root.is_dir():
-        pytest.fail(f"ACS specs not found at {root}: the conformance tests need ../shared/specs/acs")
+        pytest.fail(
+            f"ACS specs not found at {root}: the conformance tests need ../shared/specs/acs"
+        )
     return root
 
 
@@ -72,7 +76,11 @@ class SpecOperation:
         response = self.responses.get(str(status)) or self.responses["default"]
         schema = response.get("schema")
         assert schema is not None, f"{self.operation_id} declares no body for {status}"
-        resolved = {"$ref": f"{self.spec}#/definitions/{schema['$ref'].split('/')[-1]}"} if "$ref" in schema and schema["$ref"].startswith("#") else _absolute(schema, self.spec)
+        resolved = (
+            {"$ref": f"{self.spec}#/definitions/{schema['$ref'].split('/')[-1]}"}
+            if "$ref" in schema and schema["$ref"].startswith("#")
+            else _absolute(schema, self.spec)
+        )
         validator = jsonschema.Draft4Validator(resolved, registry=_registry())
         validator.validate(_drop_wire_nulls(body))
 
@@ -81,7 +89,11 @@ def _absolute(schema: dict[str, Any], base: str) -> dict[str, Any]:
     schema = copy.deepcopy(schema)
     ref = schema.get("$ref")
     if ref and not ref.startswith("#"):
-        schema["$ref"] = str((Path(base.removeprefix("file://")).parent / ref.split("#")[0]).resolve().as_uri()) + "#" + ref.split("#")[1]
+        schema["$ref"] = (
+            str((Path(base.removeprefix("file://")).parent / ref.split("#")[0]).resolve().as_uri())
+            + "#"
+            + ref.split("#")[1]
+        )
     return schema
 
 
@@ -89,12 +101,14 @@ def _drop_wire_nulls(node: Any) -> Any:
     if isinstance(node, list):
         return [_drop_wire_nulls(x) for x in node]
     if isinstance(node, dict):
-        return {k: _drop_wire_nulls(v) for k, v in node.items() if not (v is None and k in WIRE_NULLS)}
+        return {
+            k: _drop_wire_nulls(v) for k, v in node.items() if not (v is None and k in WIRE_NULLS)
+        }
     return node
 
 
 @cache
-def _registry() -> Registry:  # type: ignore[type-arg]
+def _registry() -> Registry:
     root = specs_root()
     resources = []
     for name in (*SPEC_FILES, COMMON_FILE):
@@ -114,11 +128,25 @@ def operations(spec_file: str) -> tuple[SpecOperation, ...]:
     document = json.loads(path.read_text())
     found = []
     for route, methods in document["paths"].items():
-        pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", re.escape(route).replace(r"\{", "{").replace(r"\}", "}")) + "$")
+        pattern = re.compile(
+            "^"
+            + re.sub(
+                r"\{[^}]+\}", "[^/]+", re.escape(route).replace(r"\{", "{").replace(r"\}", "}")
+            )
+            + "$"
+        )
         for method, operation in methods.items():
             if method == "parameters":
                 continue
-            found.append(SpecOperation(path.as_uri(), method.upper(), pattern, operation["operationId"], operation["responses"]))
+            found.append(
+                SpecOperation(
+                    path.as_uri(),
+                    method.upper(),
+                    pattern,
+                    operation["operationId"],
+                    operation["responses"],
+                )
+            )
     return tuple(found)
 
 

@@ -23,10 +23,14 @@ def test_http_endpoints_stay_http() -> None:
 
 def test_scheme_defaults_to_https() -> None:
     """An endpoint without a scheme gets https://."""
-    assert parse_connection_string("endpoint=x.example;accesskey=cHc=").endpoint == "https://x.example"
+    assert (
+        parse_connection_string("endpoint=x.example;accesskey=cHc=").endpoint == "https://x.example"
+    )
 
 
-@pytest.mark.parametrize("bad", ["", "endpoint=https://x", "accesskey=abc", "endpoint https://x;accesskey=a"])
+@pytest.mark.parametrize(
+    "bad", ["", "endpoint=https://x", "accesskey=abc", "endpoint https://x;accesskey=a"]
+)
 def test_incomplete_strings_are_rejected(bad: str) -> None:
     """A missing part is a clear ValueError."""
     with pytest.raises(ValueError):

@@ -20,7 +20,9 @@ from tests.conftest import EmulatorEnv
 
 
 def _client(handler: httpx.MockTransport) -> PhoneNumbersClient:
-    return PhoneNumbersClient("http://x.test", httpx.BasicAuth("u", "p"), transport=handler, get_retries=0)
+    return PhoneNumbersClient(
+        "http://x.test", httpx.BasicAuth("u", "p"), transport=handler, get_retries=0
+    )
 
 
 @pytest.mark.parametrize(
@@ -48,7 +50,11 @@ async def test_status_classes(status: int, cls: type[Exception], retryable: bool
             "innererror": {"code": "Inner", "message": "details"},
         }
     }
-    client = _client(httpx.MockTransport(lambda r: httpx.Response(status, json=envelope, headers={"Retry-After": "7"})))
+    client = _client(
+        httpx.MockTransport(
+            lambda r: httpx.Response(status, json=envelope, headers={"Retry-After": "7"})
+        )
+    )
     with pytest.raises(cls) as caught:
         await client.get_purchased_phone_number("+14255550123")
     error = caught.value
@@ -59,7 +65,9 @@ async def test_status_classes(status: int, cls: type[Exception], retryable: bool
 
 async def test_body_without_envelope_still_classified() -> None:
     """A proxy's HTML error page still yields a typed error with the status in it."""
-    client = _client(httpx.MockTransport(lambda r: httpx.Response(502, text="<html>bad gateway</html>")))
+    client = _client(
+        httpx.MockTransport(lambda r: httpx.Response(502, text="<html>bad gateway</html>"))
+    )
     with pytest.raises(AcsServerError, match="HTTP 502"):
         await client.get_purchased_phone_number("+14255550123")
 
@@ -92,8 +100,22 @@ async def test_transport_errors_are_retryable() -> None:
 async def test_get_is_retried_but_post_is_not(asgi_env: EmulatorEnv) -> None:
     """A 503 on GET is retried (bounded); a 503 on the purchase POST is raised after one send."""
     async with asgi_env.admin() as admin:
-        await admin.post("/faults", json={"method": "GET", "path": "^/phoneNumbers$", "times": 2, "action": {"type": "status", "status": 503, "retryAfter": 0}})
-        await admin.post("/faults", json={"operation": "PhoneNumbers_PurchasePhoneNumbers", "action": {"type": "status", "status": 503}})
+        await admin.post(
+            "/faults",
+            json={
+                "method": "GET",
+                "path": "^/phoneNumbers$",
+                "times": 2,
+                "action": {"type": "status", "status": 503, "retryAfter": 0},
+            },
+        )
+        await admin.post(
+            "/faults",
+            json={
+                "operation": "PhoneNumbers_PurchasePhoneNumbers",
+                "action": {"type": "status", "status": 503},
+            },
+        )
     async with asgi_env.phone_numbers() as client:
         client._pipeline._retry_backoff = 0.01  # keep the test fast; the policy is what is tested
         assert [n async for n in client.list_purchased_phone_numbers()] == []
@@ -107,7 +129,13 @@ async def test_get_is_retried_but_post_is_not(asgi_env: EmulatorEnv) -> None:
 async def test_get_retries_are_bounded(asgi_env: EmulatorEnv) -> None:
     """A GET that keeps failing is retried get_retries times, then raised."""
     async with asgi_env.admin() as admin:
-        await admin.post("/faults", json={"path": "^/phoneNumbers$", "action": {"type": "status", "status": 429, "code": "TooManyRequests"}})
+        await admin.post(
+            "/faults",
+            json={
+                "path": "^/phoneNumbers$",
+                "action": {"type": "status", "status": 429, "code": "TooManyRequests"},
+            },
+        )
     async with asgi_env.phone_numbers(get_retries=2) as client:
         client._pipeline._retry_backoff = 0.01
         with pytest.raises(AcsThrottledError):

@@ -133,10 +133,14 @@ async def test_emulator_accepts_signed_and_rejects_tampered(emulator_env: Emulat
         )
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "Denied"
-    bad = emulator_env.connection_string.replace(emulator_env.app.emulator.config.access_key, wrong_key)
+    bad = emulator_env.connection_string.replace(
+        emulator_env.app.emulator.config.access_key, wrong_key
+    )
     from acs import PhoneNumbersClient
 
-    async with PhoneNumbersClient.from_connection_string(bad, transport=emulator_env.transport) as client:
+    async with PhoneNumbersClient.from_connection_string(
+        bad, transport=emulator_env.transport
+    ) as client:
         with pytest.raises(AcsAuthError) as caught:
             await client.get_purchased_phone_number("+14255550123")
     assert caught.value.code == "Denied" and not caught.value.retryable

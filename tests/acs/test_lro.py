@@ -47,7 +47,10 @@ async def test_reference_survives_serialisation(numbers: PhoneNumbersClient) -> 
 async def test_failed_operation_raises_with_its_error_code(asgi_env: EmulatorEnv) -> None:
     """A fault-injected failure surfaces as AcsOperationFailedError with the operation's code."""
     async with asgi_env.admin() as admin:
-        await admin.post("/faults", json={"operationKind": "search", "action": {"type": "lroFail", "code": "OutOfStock"}})
+        await admin.post(
+            "/faults",
+            json={"operationKind": "search", "action": {"type": "lroFail", "code": "OutOfStock"}},
+        )
     async with asgi_env.phone_numbers() as client:
         ref = await client.begin_search_available_phone_numbers("US", "tollFree", "person", CAPS)
         with pytest.raises(AcsOperationFailedError) as caught:
@@ -58,7 +61,9 @@ async def test_failed_operation_raises_with_its_error_code(asgi_env: EmulatorEnv
 async def test_backwards_status_is_tolerated(asgi_env: EmulatorEnv) -> None:
     """running → notStarted → succeeded is read as it comes, not treated as an error."""
     async with asgi_env.admin() as admin:
-        await admin.post("/faults", json={"operationKind": "search", "action": {"type": "lroBackwards"}})
+        await admin.post(
+            "/faults", json={"operationKind": "search", "action": {"type": "lroBackwards"}}
+        )
     async with asgi_env.phone_numbers() as client:
         ref = await client.begin_search_available_phone_numbers("US", "tollFree", "person", CAPS)
         seen = [(await client.get_operation(ref)).status for _ in range(2)]
@@ -82,7 +87,9 @@ async def test_unknown_status_is_an_error_not_an_endless_poll() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=_operation_body("cancelled"))
 
-    client = PhoneNumbersClient("http://x.test", httpx.BasicAuth("u", "p"), transport=httpx.MockTransport(handler))
+    client = PhoneNumbersClient(
+        "http://x.test", httpx.BasicAuth("u", "p"), transport=httpx.MockTransport(handler)
+    )
     with pytest.raises(AcsProtocolError):
         await client.get_operation("purchase_x")
 
@@ -95,8 +102,14 @@ async def test_wait_honours_retry_after_and_deadline() -> None:
         polls.append(1)
         return httpx.Response(200, json=_operation_body("running"), headers={"Retry-After": "1"})
 
-    client = PhoneNumbersClient("http://x.test", httpx.BasicAuth("u", "p"), transport=httpx.MockTransport(handler))
-    ref = OperationRef(operation_id="purchase_x", operation_location="/phoneNumbers/operations/purchase_x", kind=OperationKind.PURCHASE)
+    client = PhoneNumbersClient(
+        "http://x.test", httpx.BasicAuth("u", "p"), transport=httpx.MockTransport(handler)
+    )
+    ref = OperationRef(
+        operation_id="purchase_x",
+        operation_location="/phoneNumbers/operations/purchase_x",
+        kind=OperationKind.PURCHASE,
+    )
     with pytest.raises(TimeoutError):
         await client.wait(ref, polling_interval=0.01, timeout=1.5)
     assert len(polls) == 2  # immediate poll, one after Retry-After=1, then the deadline
@@ -112,7 +125,9 @@ async def test_emulator_retry_after_is_read_from_polls() -> None:
 
 async def test_each_kind_begin_poll_result(numbers: PhoneNumbersClient) -> None:
     """Search, purchase, capabilities, reservation purchase and release each complete."""
-    search = await numbers.begin_search_available_phone_numbers("US", "tollFree", "application", CAPS, quantity=1)
+    search = await numbers.begin_search_available_phone_numbers(
+        "US", "tollFree", "application", CAPS, quantity=1
+    )
     await numbers.wait(search, polling_interval=0.02)
     result = await numbers.fetch_result(search)
     assert result is not None and search.kind is OperationKind.SEARCH
@@ -122,9 +137,13 @@ async def test_each_kind_begin_poll_result(numbers: PhoneNumbersClient) -> None:
     caps = await numbers.begin_update_phone_number_capabilities(number, calling="inbound")
     await numbers.wait(caps, polling_interval=0.02)
     assert (await numbers.fetch_result(caps)).capabilities.calling == "inbound"  # type: ignore[union-attr]
-    browse = await numbers.browse_available_phone_numbers(country_code="AU", phone_number_type="mobile")
+    browse = await numbers.browse_available_phone_numbers(
+        country_code="AU", phone_number_type="mobile"
+    )
     rid = uuid.uuid4()
-    await numbers.create_or_update_reservation(reservation_id=rid, numbers_to_add=browse.phone_numbers[:1])
+    await numbers.create_or_update_reservation(
+        reservation_id=rid, numbers_to_add=browse.phone_numbers[:1]
+    )
     reservation = await numbers.begin_purchase_reservation(rid)
     await numbers.wait(reservation, polling_interval=0.02)
     release = await numbers.begin_release_phone_number(number)

@@ -14,7 +14,9 @@ async def test_absolute_next_link_is_followed_with_api_version_reset() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(str(request.url))
         if "token=abc" in str(request.url):
-            return httpx.Response(200, json={"countries": [{"localizedName": "B", "countryCode": "BB"}]})
+            return httpx.Response(
+                200, json={"countries": [{"localizedName": "B", "countryCode": "BB"}]}
+            )
         return httpx.Response(
             200,
             json={
@@ -23,9 +25,14 @@ async def test_absolute_next_link_is_followed_with_api_version_reset() -> None:
             },
         )
 
-    client = PhoneNumbersClient("http://x.test", httpx.BasicAuth("u", "p"), transport=httpx.MockTransport(handler))
+    client = PhoneNumbersClient(
+        "http://x.test", httpx.BasicAuth("u", "p"), transport=httpx.MockTransport(handler)
+    )
     assert [c.country_code async for c in client.list_available_countries()] == ["AA", "BB"]
-    assert seen[1] == "http://other.test/availablePhoneNumbers/countries?token=abc&api-version=2025-06-01"
+    assert (
+        seen[1]
+        == "http://other.test/availablePhoneNumbers/countries?token=abc&api-version=2025-06-01"
+    )
 
 
 async def test_nothing_is_sent_until_iteration() -> None:
@@ -36,7 +43,9 @@ async def test_nothing_is_sent_until_iteration() -> None:
         sent.append(request)
         return httpx.Response(200, json={"phoneNumbers": []})
 
-    client = PhoneNumbersClient("http://x.test", httpx.BasicAuth("u", "p"), transport=httpx.MockTransport(handler))
+    client = PhoneNumbersClient(
+        "http://x.test", httpx.BasicAuth("u", "p"), transport=httpx.MockTransport(handler)
+    )
     pager = client.list_purchased_phone_numbers()
     assert sent == []
     assert await pager.to_list() == []

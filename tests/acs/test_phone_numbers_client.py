@@ -47,7 +47,9 @@ async def test_list_available_countries_pages(numbers: PhoneNumbersClient) -> No
 
 async def test_list_available_localities(numbers: PhoneNumbersClient) -> None:
     """Localities carry their administrative division and can be filtered by it."""
-    wa = [loc async for loc in numbers.list_available_localities("US", administrative_division="WA")]
+    wa = [
+        loc async for loc in numbers.list_available_localities("US", administrative_division="WA")
+    ]
     assert [loc.localized_name for loc in wa] == ["Seattle"]
     assert wa[0].administrative_division is not None
     assert wa[0].administrative_division.abbreviated_name == "WA"
@@ -65,7 +67,9 @@ async def test_list_available_area_codes(numbers: PhoneNumbersClient) -> None:
 
 async def test_list_available_offerings(numbers: PhoneNumbersClient) -> None:
     """Offerings have a type, an assignment, capabilities and a Decimal monthly cost."""
-    offerings = [o async for o in numbers.list_available_offerings("GB", phone_number_type="mobile")]
+    offerings = [
+        o async for o in numbers.list_available_offerings("GB", phone_number_type="mobile")
+    ]
     assert len(offerings) == 1
     assert offerings[0].cost.amount == Decimal("3.5")
     assert offerings[0].cost.currency_code == "GBP"
@@ -86,12 +90,18 @@ async def test_browse_available_phone_numbers(numbers: PhoneNumbersClient) -> No
     assert all(n.status == "available" for n in result.phone_numbers)
 
 
-async def test_reservation_lifecycle(numbers: PhoneNumbersClient, emulator_env: EmulatorEnv) -> None:
+async def test_reservation_lifecycle(
+    numbers: PhoneNumbersClient, emulator_env: EmulatorEnv
+) -> None:
     """Create, add, remove, get, list, purchase: the reservation ends completed and owned."""
-    browse = await numbers.browse_available_phone_numbers(country_code="US", phone_number_type="tollFree")
+    browse = await numbers.browse_available_phone_numbers(
+        country_code="US", phone_number_type="tollFree"
+    )
     first, second = browse.phone_numbers[:2]
     rid = uuid.uuid4()
-    created = await numbers.create_or_update_reservation(reservation_id=rid, numbers_to_add=[first, second])
+    created = await numbers.create_or_update_reservation(
+        reservation_id=rid, numbers_to_add=[first, second]
+    )
     assert created.status is ReservationStatus.ACTIVE
     assert created.phone_numbers is not None and set(created.phone_numbers) == {first.id, second.id}
     updated = await numbers.create_or_update_reservation(
@@ -115,9 +125,13 @@ async def test_reservation_lifecycle(numbers: PhoneNumbersClient, emulator_env: 
 
 async def test_delete_reservation(numbers: PhoneNumbersClient) -> None:
     """A deleted reservation is gone (404 ReservationNotFound) and its numbers are free again."""
-    browse = await numbers.browse_available_phone_numbers(country_code="DE", phone_number_type="geographic")
+    browse = await numbers.browse_available_phone_numbers(
+        country_code="DE", phone_number_type="geographic"
+    )
     rid = uuid.uuid4()
-    await numbers.create_or_update_reservation(reservation_id=rid, numbers_to_add=browse.phone_numbers[:1])
+    await numbers.create_or_update_reservation(
+        reservation_id=rid, numbers_to_add=browse.phone_numbers[:1]
+    )
     await numbers.delete_reservation(rid)
     with pytest.raises(AcsNotFoundError) as caught:
         await numbers.get_reservation(rid)
@@ -140,7 +154,9 @@ async def test_search_purchase_and_get(numbers: PhoneNumbersClient) -> None:
     result = await numbers.fetch_result(ref)
     assert isinstance(result, PhoneNumberSearchResult)
     assert result == await numbers.get_search_result(ref.resource_id)
-    assert len(result.phone_numbers) == 2 and all(n.startswith("+1833") for n in result.phone_numbers)
+    assert len(result.phone_numbers) == 2 and all(
+        n.startswith("+1833") for n in result.phone_numbers
+    )
     purchase = await numbers.begin_purchase_phone_numbers(result.search_id)
     assert purchase.kind is OperationKind.PURCHASE and purchase.resource_id == result.search_id
     final = await numbers.wait(purchase, polling_interval=0.02)
@@ -155,13 +171,17 @@ async def test_list_purchased_phone_numbers_pages(numbers: PhoneNumbersClient) -
     pages = [p async for p in numbers.list_purchased_phone_numbers(top=2).by_page()]
     assert [len(p) for p in pages] == [2, 2, 1]
     assert [n.phone_number for p in pages for n in p] == bought
-    assert [n.phone_number async for n in numbers.list_purchased_phone_numbers(skip=3)] == bought[3:]
+    assert [n.phone_number async for n in numbers.list_purchased_phone_numbers(skip=3)] == bought[
+        3:
+    ]
 
 
 async def test_update_capabilities(numbers: PhoneNumbersClient) -> None:
     """Capabilities LRO: result fetched via Location shows the new capabilities."""
     (number,) = await buy_toll_free(numbers)
-    ref = await numbers.begin_update_phone_number_capabilities(number, sms="inbound", calling="outbound")
+    ref = await numbers.begin_update_phone_number_capabilities(
+        number, sms="inbound", calling="outbound"
+    )
     assert ref.kind is OperationKind.CAPABILITIES and ref.location and ref.resource_id
     await numbers.wait(ref, polling_interval=0.02)
     updated = await numbers.fetch_result(ref)
@@ -189,7 +209,9 @@ async def test_release(numbers: PhoneNumbersClient) -> None:
 
 async def test_get_and_cancel_operation_by_id(numbers: PhoneNumbersClient) -> None:
     """An operation can be polled by id; cancelling forgets the record (then 404)."""
-    ref = await numbers.begin_search_available_phone_numbers("US", "tollFree", "person", TOLL_FREE_SMS)
+    ref = await numbers.begin_search_available_phone_numbers(
+        "US", "tollFree", "person", TOLL_FREE_SMS
+    )
     poll = await numbers.get_operation(ref.operation_id)
     assert poll.operation.id == ref.operation_id and poll.operation.operation_type == "search"
     await numbers.cancel_operation(ref.operation_id)
@@ -210,9 +232,13 @@ async def test_search_operator_information(numbers: PhoneNumbersClient) -> None:
     assert detailed.values[0].operator_details is not None
 
 
-async def test_search_with_an_unknown_country_is_a_validation_error(numbers: PhoneNumbersClient) -> None:
+async def test_search_with_an_unknown_country_is_a_validation_error(
+    numbers: PhoneNumbersClient,
+) -> None:
     """The service's 400 InvalidInput for country XX arrives classified and not retryable."""
     with pytest.raises(AcsValidationError) as caught:
-        await numbers.begin_search_available_phone_numbers("XX", "tollFree", "person", TOLL_FREE_SMS)
+        await numbers.begin_search_available_phone_numbers(
+            "XX", "tollFree", "person", TOLL_FREE_SMS
+        )
     assert (caught.value.code, caught.value.target) == ("InvalidInput", "countrycode")
     assert not caught.value.retryable

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from acs import AcsNotFoundError, AcsValidationError, SipDomain, SipRoutingClient, SipTrunk, SipTrunkRoute
+from acs import (
+    AcsNotFoundError,
+    AcsValidationError,
+    SipDomain,
+    SipRoutingClient,
+    SipTrunk,
+    SipTrunkRoute,
+)
 from tests.conftest import EmulatorEnv
 
 SBC1 = SipTrunk(fqdn="sbc1.example.com", sip_signaling_port=5061)
@@ -30,7 +37,9 @@ async def test_set_get_delete_trunk(sip: SipRoutingClient) -> None:
     await sip.delete_trunk("absent.example.com")  # deleting a missing trunk succeeds
 
 
-async def test_set_trunks_replaces_the_list(sip: SipRoutingClient, emulator_env: EmulatorEnv) -> None:
+async def test_set_trunks_replaces_the_list(
+    sip: SipRoutingClient, emulator_env: EmulatorEnv
+) -> None:
     """set_trunks leaves exactly the given trunks (GET, then PATCH with nulls)."""
     await sip.set_trunks([SBC1, SBC2])
     await sip.set_trunks([SBC2])
@@ -41,7 +50,9 @@ async def test_set_trunks_replaces_the_list(sip: SipRoutingClient, emulator_env:
 async def test_set_and_list_routes(sip: SipRoutingClient) -> None:
     """Routes are replaced wholesale, in order."""
     await sip.set_trunks([SBC1, SBC2])
-    seattle = SipTrunkRoute(name="seattle", number_pattern=r"^\+1425\d{7}$", trunks=["sbc2.example.com"])
+    seattle = SipTrunkRoute(
+        name="seattle", number_pattern=r"^\+1425\d{7}$", trunks=["sbc2.example.com"]
+    )
     await sip.set_routes([seattle, US])
     assert await sip.list_routes() == [seattle, US]
     await sip.set_routes([US])
@@ -60,7 +71,9 @@ async def test_trunk_in_use_cannot_be_deleted(sip: SipRoutingClient) -> None:
     assert await sip.list_trunks() == []
 
 
-async def test_client_validates_before_sending(sip: SipRoutingClient, emulator_env: EmulatorEnv) -> None:
+async def test_client_validates_before_sending(
+    sip: SipRoutingClient, emulator_env: EmulatorEnv
+) -> None:
     """Bad FQDN, port, regex or duplicate names fail locally; nothing reaches the service."""
     with pytest.raises(ValueError, match="FQDN"):
         await sip.set_trunk(SipTrunk(fqdn="-1", sip_signaling_port=5061))
@@ -94,7 +107,9 @@ async def test_preview_domains(sip_preview: SipRoutingClient) -> None:
     """Domains can be listed, added, replaced and deleted; trunks need an enabled domain."""
     assert await sip_preview.list_domains() == [SipDomain(fqdn="example.com", enabled=True)]
     await sip_preview.set_domain(SipDomain(fqdn="contoso.com", enabled=True))
-    assert await sip_preview.get_domain("contoso.com") == SipDomain(fqdn="contoso.com", enabled=True)
+    assert await sip_preview.get_domain("contoso.com") == SipDomain(
+        fqdn="contoso.com", enabled=True
+    )
     await sip_preview.set_trunk(SipTrunk(fqdn="sbc.contoso.com", sip_signaling_port=5061))
     with pytest.raises(AcsValidationError) as caught:  # the trunk on contoso.com needs it
         await sip_preview.set_domains([SipDomain(fqdn="example.com", enabled=True)])
@@ -119,9 +134,14 @@ async def test_preview_domains(sip_preview: SipRoutingClient) -> None:
 async def test_preview_routes_for_number(sip_preview: SipRoutingClient) -> None:
     """testRoutesWithNumber lists the matching routes in order, stored or given."""
     await sip_preview.set_trunk(SBC1)
-    seattle = SipTrunkRoute(name="seattle", number_pattern=r"^\+1425\d{7}$", trunks=["sbc1.example.com"])
+    seattle = SipTrunkRoute(
+        name="seattle", number_pattern=r"^\+1425\d{7}$", trunks=["sbc1.example.com"]
+    )
     await sip_preview.set_routes([seattle, US])
-    assert [r.name for r in await sip_preview.get_routes_for_number("+14255550123")] == ["seattle", "us"]
+    assert [r.name for r in await sip_preview.get_routes_for_number("+14255550123")] == [
+        "seattle",
+        "us",
+    ]
     assert [r.name for r in await sip_preview.get_routes_for_number("+12065550123")] == ["us"]
     only = await sip_preview.get_routes_for_number("+14255550123", routes=[US])
     assert [r.name for r in only] == ["us"]

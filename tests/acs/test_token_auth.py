@@ -34,7 +34,9 @@ async def test_bearer_token_accepted_and_cached() -> None:
     """The emulator's bearer mode accepts the token; the credential is asked once, for the ACS scope."""
     app = create_app(EmulatorConfig(bearer_tokens=frozenset({"good-token"})))
     credential = FakeCredential("good-token")
-    async with PhoneNumbersClient("http://acs.test", credential, transport=httpx.ASGITransport(app=app)) as client:
+    async with PhoneNumbersClient(
+        "http://acs.test", credential, transport=httpx.ASGITransport(app=app)
+    ) as client:
         for _ in range(3):
             assert [c async for c in client.list_available_countries()]
     assert credential.scopes == [(ACS_TOKEN_SCOPE,)]
@@ -57,7 +59,9 @@ async def test_unknown_token_is_denied() -> None:
     from acs import AcsAuthError
 
     app = create_app(EmulatorConfig(bearer_tokens=frozenset({"good-token"})))
-    async with PhoneNumbersClient("http://acs.test", FakeCredential("stolen"), transport=httpx.ASGITransport(app=app)) as client:
+    async with PhoneNumbersClient(
+        "http://acs.test", FakeCredential("stolen"), transport=httpx.ASGITransport(app=app)
+    ) as client:
         with pytest.raises(AcsAuthError) as caught:
             await client.list_available_countries().to_list()
     assert caught.value.code == "Denied"

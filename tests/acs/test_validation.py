@@ -17,17 +17,45 @@ def _never_called(request: httpx.Request) -> httpx.Response:
     raise AssertionError(f"no request should be sent, got {request.method} {request.url}")
 
 
-CLIENT = PhoneNumbersClient("http://x.test", httpx.BasicAuth("u", "p"), transport=httpx.MockTransport(_never_called))
+CLIENT = PhoneNumbersClient(
+    "http://x.test", httpx.BasicAuth("u", "p"), transport=httpx.MockTransport(_never_called)
+)
 
 CASES: list[tuple[str, Callable[[], Awaitable[Any]], str]] = [
     ("number not E.164", lambda: CLIENT.get_purchased_phone_number("4255550123"), "E.164"),
     ("empty number", lambda: CLIENT.begin_release_phone_number(""), "E.164"),
-    ("letters in number", lambda: CLIENT.begin_update_phone_number_capabilities("+1425abc", sms="inbound"), "E.164"),
-    ("no capability given", lambda: CLIENT.begin_update_phone_number_capabilities("+14255550123"), "sms"),
-    ("bad capability", lambda: CLIENT.begin_update_phone_number_capabilities("+14255550123", sms="both"), "both"),
-    ("lower-case country", lambda: CLIENT.begin_search_available_phone_numbers("us", "tollFree", "person", CAPS), "ISO"),
-    ("zero quantity", lambda: CLIENT.begin_search_available_phone_numbers("US", "tollFree", "person", CAPS, quantity=0), "quantity"),
-    ("bad number type", lambda: CLIENT.begin_search_available_phone_numbers("US", "premium", "person", CAPS), "premium"),
+    (
+        "letters in number",
+        lambda: CLIENT.begin_update_phone_number_capabilities("+1425abc", sms="inbound"),
+        "E.164",
+    ),
+    (
+        "no capability given",
+        lambda: CLIENT.begin_update_phone_number_capabilities("+14255550123"),
+        "sms",
+    ),
+    (
+        "bad capability",
+        lambda: CLIENT.begin_update_phone_number_capabilities("+14255550123", sms="both"),
+        "both",
+    ),
+    (
+        "lower-case country",
+        lambda: CLIENT.begin_search_available_phone_numbers("us", "tollFree", "person", CAPS),
+        "ISO",
+    ),
+    (
+        "zero quantity",
+        lambda: CLIENT.begin_search_available_phone_numbers(
+            "US", "tollFree", "person", CAPS, quantity=0
+        ),
+        "quantity",
+    ),
+    (
+        "bad number type",
+        lambda: CLIENT.begin_search_available_phone_numbers("US", "premium", "person", CAPS),
+        "premium",
+    ),
     ("reservation id not a UUID", lambda: CLIENT.get_reservation("not-a-uuid"), "UUID"),
     ("empty search id", lambda: CLIENT.begin_purchase_phone_numbers(""), "search_id"),
     ("no numbers to look up", lambda: CLIENT.search_operator_information([]), "at least one"),
@@ -36,7 +64,14 @@ CASES: list[tuple[str, Callable[[], Awaitable[Any]], str]] = [
         "number to add without id",
         lambda: CLIENT.create_or_update_reservation(
             reservation_id="0b1b7e3c-4a4b-4c8e-9d55-0f6f6d1f4c11",
-            numbers_to_add=[AvailablePhoneNumber(country_code="US", capabilities=CAPS, phone_number_type="tollFree", assignment_type="person")],
+            numbers_to_add=[
+                AvailablePhoneNumber(
+                    country_code="US",
+                    capabilities=CAPS,
+                    phone_number_type="tollFree",
+                    assignment_type="person",
+                )
+            ],
         ),
         "id",
     ),
@@ -44,7 +79,9 @@ CASES: list[tuple[str, Callable[[], Awaitable[Any]], str]] = [
 
 
 @pytest.mark.parametrize(("name", "call", "message"), CASES, ids=[c[0] for c in CASES])
-async def test_rejected_locally(name: str, call: Callable[[], Awaitable[Any]], message: str) -> None:
+async def test_rejected_locally(
+    name: str, call: Callable[[], Awaitable[Any]], message: str
+) -> None:
     """The call raises ValueError naming the problem; the transport is never reached."""
     with pytest.raises(ValueError, match=message):
         await call()

@@ -51,7 +51,9 @@ class Recorder:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         record = Exchange(scope["method"], scope["path"], "", 0, b"")
-        query = dict(x.split("=", 1) for x in scope.get("query_string", b"").decode().split("&") if "=" in x)
+        query = dict(
+            x.split("=", 1) for x in scope.get("query_string", b"").decode().split("&") if "=" in x
+        )
         record.api_version = query.get("api-version", "")
 
         async def capture(message: Message) -> None:
@@ -70,27 +72,41 @@ async def _expect_error(call: Any) -> None:
         await call
 
 
-async def run_scenario(pn: PhoneNumbersClient, sip: SipRoutingClient, preview: SipRoutingClient) -> None:
+async def run_scenario(
+    pn: PhoneNumbersClient, sip: SipRoutingClient, preview: SipRoutingClient
+) -> None:
     """Touch every operation, with successes and the main error answers."""
     [c async for c in pn.list_available_countries(max_page_size=3)]
     [x async for x in pn.list_available_localities("US")]
     [x async for x in pn.list_available_area_codes("US", "geographic", locality="Seattle")]
     [x async for x in pn.list_available_offerings("FR")]
-    browse = await pn.browse_available_phone_numbers(country_code="FR", phone_number_type="tollFree")
+    browse = await pn.browse_available_phone_numbers(
+        country_code="FR", phone_number_type="tollFree"
+    )
     rid = uuid.uuid4()
-    await pn.create_or_update_reservation(reservation_id=rid, numbers_to_add=browse.phone_numbers[:2])
-    await pn.create_or_update_reservation(reservation_id=rid, numbers_to_add=browse.phone_numbers[:1])
+    await pn.create_or_update_reservation(
+        reservation_id=rid, numbers_to_add=browse.phone_numbers[:2]
+    )
+    await pn.create_or_update_reservation(
+        reservation_id=rid, numbers_to_add=browse.phone_numbers[:1]
+    )
     [r async for r in pn.list_reservations()]
     await pn.get_reservation(rid)
     await _expect_error(pn.begin_purchase_reservation(rid))  # no-resell consent missing
-    await pn.wait(await pn.begin_purchase_reservation(rid, agree_to_not_resell=True), polling_interval=0.01)
+    await pn.wait(
+        await pn.begin_purchase_reservation(rid, agree_to_not_resell=True), polling_interval=0.01
+    )
     await pn.get_reservation(rid)
     other = uuid.uuid4()
-    await pn.create_or_update_reservation(reservation_id=other, numbers_to_add=browse.phone_numbers[2:3])
+    await pn.create_or_update_reservation(
+        reservation_id=other, numbers_to_add=browse.phone_numbers[2:3]
+    )
     await pn.delete_reservation(other)
     await _expect_error(pn.get_reservation(other))
     await _expect_error(pn.begin_search_available_phone_numbers("XX", "tollFree", "person", CAPS))
-    search = await pn.begin_search_available_phone_numbers("US", "tollFree", "application", CAPS, quantity=2)
+    search = await pn.begin_search_available_phone_numbers(
+        "US", "tollFree", "application", CAPS, quantity=2
+    )
     await pn.get_operation(search)
     await pn.wait(search, polling_interval=0.01)
     result = await pn.get_search_result(str(search.resource_id))
@@ -111,10 +127,16 @@ async def run_scenario(pn: PhoneNumbersClient, sip: SipRoutingClient, preview: S
     await pn.search_operator_information(["+14255550123"])
     await sip.get_sip_configuration()
     await sip.set_trunk(SipTrunk(fqdn="sbc1.example.com", sip_signaling_port=5061))
-    await sip.set_routes([SipTrunkRoute(name="us", number_pattern=r"^\+1\d{10}$", trunks=["sbc1.example.com"])])
+    await sip.set_routes(
+        [SipTrunkRoute(name="us", number_pattern=r"^\+1\d{10}$", trunks=["sbc1.example.com"])]
+    )
     await _expect_error(sip.delete_trunk("sbc1.example.com"))
     await preview.get_sip_configuration(include_health=True)
-    await preview.set_trunk(SipTrunk(fqdn="sbc2.example.com", sip_signaling_port=5062, enabled=True, privacy_header="id"))
+    await preview.set_trunk(
+        SipTrunk(
+            fqdn="sbc2.example.com", sip_signaling_port=5062, enabled=True, privacy_header="id"
+        )
+    )
     await preview.get_routes_for_number("+14255550123")
     await _expect_error(preview.update_sip_configuration({"domains": {"-1": {"enabled": True}}}))
 
@@ -159,7 +181,9 @@ async def test_every_response_body_matches_the_spec(recorded: list[Exchange]) ->
 async def test_scenario_covers_every_operation_of_both_specs(recorded: list[Exchange]) -> None:
     """No operation of the three spec files is left unexercised."""
     seen = {
-        (spec, find_operation(spec, e.method, e.path).operation_id) for e in recorded for spec in [_spec_for(e)]
+        (spec, find_operation(spec, e.method, e.path).operation_id)
+        for e in recorded
+        for spec in [_spec_for(e)]
     }
     wanted = {(spec, op.operation_id) for spec in SPEC_FILES for op in operations(spec)}
     assert wanted - seen == set()

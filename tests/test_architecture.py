@@ -1,0 +1,32 @@
+"""Dependencies point one way: acs/ and emulator/ import nothing from the project."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()} | {
+    p.stem for p in ROOT.glob("*.py")
+}
+
+
+def imported_top_levels(package: str) -> set[str]:
+    """Top-level module names imported anywhere in a package (relative imports excluded)."""
+    found: set[str] = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("package", ["acs", "emulator"])
+def test_library_packages_import_no_project_code(package: str) -> None:
+    """acs and emulator stand alone (and acs never imports temporalio)."""
+    assert imported_top_levels(package) & (PROJECT - {package}) == set()
+    assert "temporalio" not in imported_top_levels(package)

@@ -26,8 +26,9 @@ pytest: $(STAMP)
 
 test: lint types pytest
 
+# Until the saga and the demo land, `make run` serves the local ACS emulator (Ctrl-C stops it).
 run: $(STAMP)
-	$(BIN)/numberflow demo
+	$(BIN)/numberflow emulator --port $(or $(PORT),8787)
 
 clean:
 	rm -rf $(VENV) .numberflow .mypy_cache .ruff_cache .pytest_cache

@@ -6,15 +6,15 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
 
 from ._api_versions import DEFAULT_PHONE_NUMBERS_API_VERSION
-from ._auth import Credential, HmacAuth, auth_from_credential
-from ._connection_string import parse_connection_string
+from ._auth import Credential, auth_from_credential
+from ._base import BaseClient
 from ._errors import AcsOperationFailedError
 from ._lro import (
     OperationKind,
@@ -64,7 +64,7 @@ _ID_HEADERS = {
 }
 
 
-class PhoneNumbersClient:
+class PhoneNumbersClient(BaseClient):
     """Async client of the ACS Phone Numbers API.
 
     Method and keyword names follow the official ``azure.communication.phonenumbers.aio``
@@ -105,27 +105,6 @@ class PhoneNumbersClient:
             get_retries=get_retries,
         )
         self._language_headers = {"Accept-Language": accepted_language} if accepted_language else {}
-
-    @classmethod
-    def from_connection_string(cls, connection_string: str, **kwargs: Any) -> Self:
-        """Build a client from ``endpoint=...;accesskey=...`` (http endpoints allowed)."""
-        endpoint, access_key = parse_connection_string(connection_string)
-        return cls(endpoint, HmacAuth(access_key), **kwargs)
-
-    @property
-    def endpoint(self) -> str:
-        """The resource endpoint, without a trailing slash."""
-        return self._pipeline.endpoint
-
-    async def aclose(self) -> None:
-        """Close the HTTP client, unless it was passed in (then its owner closes it)."""
-        await self._pipeline.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # -- catalog -------------------------------------------------------------------------------
 

@@ -8,13 +8,13 @@ same time lose an update; callers that share a resource must serialise their wri
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from ._api_versions import DEFAULT_SIP_ROUTING_API_VERSION, SipRoutingApiVersion
-from ._auth import Credential, HmacAuth, auth_from_credential
-from ._connection_string import parse_connection_string
+from ._auth import Credential, auth_from_credential
+from ._base import BaseClient
 from ._errors import AcsNotFoundError
 from ._models import parse_model
 from ._pipeline import DEFAULT_TIMEOUT, Pipeline
@@ -27,7 +27,7 @@ _MERGE_PATCH = "application/merge-patch+json"
 _MAX_ITEMS = 250
 
 
-class SipRoutingClient:
+class SipRoutingClient(BaseClient):
     """Async client of the ACS SIP Routing API.
 
     Names follow the official ``SipRoutingClient``: ``list_trunks``, ``get_trunk``,
@@ -59,27 +59,6 @@ class SipRoutingClient:
             timeout=timeout,
             get_retries=get_retries,
         )
-
-    @classmethod
-    def from_connection_string(cls, connection_string: str, **kwargs: Any) -> Self:
-        """Build a client from ``endpoint=...;accesskey=...`` (http endpoints allowed)."""
-        endpoint, access_key = parse_connection_string(connection_string)
-        return cls(endpoint, HmacAuth(access_key), **kwargs)
-
-    @property
-    def endpoint(self) -> str:
-        """The resource endpoint, without a trailing slash."""
-        return self._pipeline.endpoint
-
-    async def aclose(self) -> None:
-        """Close the HTTP client, unless it was passed in."""
-        await self._pipeline.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # -- the document --------------------------------------------------------------------------
 

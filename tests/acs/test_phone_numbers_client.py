@@ -21,20 +21,9 @@ from acs import (
     ReservationStatus,
 )
 from tests.conftest import EmulatorEnv
+from tests.helpers import purchased_numbers
 
 TOLL_FREE_SMS = PhoneNumberCapabilities(calling="inbound+outbound", sms="inbound+outbound")
-
-
-async def buy_toll_free(client: PhoneNumbersClient, quantity: int = 1) -> list[str]:
-    """Search and purchase US toll-free numbers; returns them."""
-    search = await client.begin_search_available_phone_numbers(
-        "US", "tollFree", "application", TOLL_FREE_SMS, quantity=quantity
-    )
-    await client.wait(search, polling_interval=0.02)
-    result = await client.get_search_result(str(search.resource_id))
-    purchase = await client.begin_purchase_phone_numbers(result.search_id)
-    await client.wait(purchase, polling_interval=0.02)
-    return result.phone_numbers
 
 
 async def test_list_available_countries_pages(numbers: PhoneNumbersClient) -> None:
@@ -167,7 +156,7 @@ async def test_search_purchase_and_get(numbers: PhoneNumbersClient) -> None:
 
 async def test_list_purchased_phone_numbers_pages(numbers: PhoneNumbersClient) -> None:
     """Purchased numbers page with top/skip and nextLink."""
-    bought = await buy_toll_free(numbers, quantity=5)
+    bought = await purchased_numbers(numbers, quantity=5)
     pages = [p async for p in numbers.list_purchased_phone_numbers(top=2).by_page()]
     assert [len(p) for p in pages] == [2, 2, 1]
     assert [n.phone_number for p in pages for n in p] == bought
@@ -178,7 +167,7 @@ async def test_list_purchased_phone_numbers_pages(numbers: PhoneNumbersClient) -
 
 async def test_update_capabilities(numbers: PhoneNumbersClient) -> None:
     """Capabilities LRO: result fetched via Location shows the new capabilities."""
-    (number,) = await buy_toll_free(numbers)
+    (number,) = await purchased_numbers(numbers)
     ref = await numbers.begin_update_phone_number_capabilities(
         number, sms="inbound", calling="outbound"
     )
@@ -198,7 +187,7 @@ async def test_update_capabilities_of_a_number_not_owned(numbers: PhoneNumbersCl
 
 async def test_release(numbers: PhoneNumbersClient) -> None:
     """Release LRO removes the number; getting it afterwards is 404 NotFound."""
-    (number,) = await buy_toll_free(numbers)
+    (number,) = await purchased_numbers(numbers)
     ref = await numbers.begin_release_phone_number(number)
     assert ref.kind is OperationKind.RELEASE and ref.resource_id
     await numbers.wait(ref, polling_interval=0.02)

@@ -153,3 +153,18 @@ async def test_preview_features_need_the_preview_version(sip: SipRoutingClient) 
         await sip.list_domains()
     with pytest.raises(ValueError, match="2024-11-15-preview"):
         await sip.get_routes_for_number("+14255550123")
+
+
+async def test_clients_share_one_http_client(emulator_env: EmulatorEnv) -> None:
+    """Both clients can use one pooled httpx.AsyncClient, which stays open after they close."""
+    import httpx
+
+    from acs import PhoneNumbersClient
+
+    async with httpx.AsyncClient(transport=emulator_env.transport) as shared:
+        conn = emulator_env.connection_string
+        async with PhoneNumbersClient.from_connection_string(conn, http_client=shared) as numbers:
+            assert [c async for c in numbers.list_available_countries()]
+        async with SipRoutingClient.from_connection_string(conn, http_client=shared) as sip:
+            assert await sip.list_trunks() == []
+        assert not shared.is_closed

@@ -17,6 +17,7 @@ from acs import (
 )
 from emulator import EmulatorConfig
 from tests.conftest import EmulatorEnv, make_asgi_env
+from tests.helpers import completed_search
 
 CAPS = PhoneNumberCapabilities(calling="inbound+outbound", sms="inbound+outbound")
 
@@ -67,10 +68,7 @@ async def test_latency_fault(asgi_env: EmulatorEnv) -> None:
 async def test_lro_fail_leaves_nothing_bought(asgi_env: EmulatorEnv) -> None:
     """lroFail on a purchase: the operation ends failed and the numbers stay unowned, still held."""
     async with asgi_env.phone_numbers() as client:
-        search = await client.begin_search_available_phone_numbers(
-            "US", "tollFree", "application", CAPS
-        )
-        await client.wait(search, polling_interval=0.01)
+        search_id = (await completed_search(client)).search_id
         await add_fault(
             asgi_env,
             {
@@ -79,7 +77,7 @@ async def test_lro_fail_leaves_nothing_bought(asgi_env: EmulatorEnv) -> None:
                 "action": {"type": "lroFail", "code": "PurchaseFailed", "message": "billing down"},
             },
         )
-        purchase = await client.begin_purchase_phone_numbers(str(search.resource_id))
+        purchase = await client.begin_purchase_phone_numbers(search_id)
         with pytest.raises(AcsOperationFailedError) as caught:
             await client.wait(purchase, polling_interval=0.01)
         assert (caught.value.code, caught.value.message) == ("PurchaseFailed", "billing down")
@@ -91,15 +89,12 @@ async def test_lro_backwards(asgi_env: EmulatorEnv) -> None:
     """lroBackwards: polls read running, notStarted, then the real status."""
     await add_fault(asgi_env, {"operationKind": "release", "action": {"type": "lroBackwards"}})
     async with asgi_env.phone_numbers() as client:
-        search = await client.begin_search_available_phone_numbers(
-            "US", "tollFree", "application", CAPS
-        )
-        await client.wait(search, polling_interval=0.01)
+        search_id = (await completed_search(client)).search_id
         await client.wait(
-            await client.begin_purchase_phone_numbers(str(search.resource_id)),
+            await client.begin_purchase_phone_numbers(search_id),
             polling_interval=0.01,
         )
-        number = (await client.get_search_result(str(search.resource_id))).phone_numbers[0]
+        number = (await client.get_search_result(search_id)).phone_numbers[0]
         release = await client.begin_release_phone_number(number)
         statuses = [(await client.get_operation(release)).status for _ in range(2)]
         assert statuses == [OperationStatus.RUNNING, OperationStatus.NOT_STARTED]
@@ -125,10 +120,7 @@ async def test_drop_over_loopback(loopback_server: Any, when: str) -> None:
     env = EmulatorEnv("loopback", loopback_server.app, loopback_server.endpoint, None)
     try:
         async with env.phone_numbers() as client:
-            search = await client.begin_search_available_phone_numbers(
-                "US", "tollFree", "application", CAPS
-            )
-            await client.wait(search, polling_interval=0.01)
+            search_id = (await completed_search(client)).search_id
             await add_fault(
                 env,
                 {
@@ -138,13 +130,11 @@ async def test_drop_over_loopback(loopback_server: Any, when: str) -> None:
                 },
             )
             with pytest.raises(AcsTransportError):
-                await client.begin_purchase_phone_numbers(str(search.resource_id))
+                await client.begin_purchase_phone_numbers(search_id)
             env.advance(1)
             bought = env.state["phoneNumbers"]["inventory"]["US"]["purchased"]
             assert bought == (1 if when == "after" else 0)
-            retry = await client.begin_purchase_phone_numbers(
-                str(search.resource_id)
-            )  # the caller's re-POST
+            retry = await client.begin_purchase_phone_numbers(search_id)  # the caller's re-POST
             await client.wait(retry, polling_interval=0.01)
             assert env.state["phoneNumbers"]["inventory"]["US"]["purchased"] == 1
     finally:

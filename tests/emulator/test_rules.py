@@ -17,6 +17,7 @@ from acs import (
     ReservationStatus,
 )
 from tests.conftest import EmulatorEnv
+from tests.helpers import completed_search, reservation
 
 CAPS = PhoneNumberCapabilities(calling="inbound+outbound", sms="inbound+outbound")
 
@@ -30,11 +31,7 @@ async def client(asgi_env: EmulatorEnv) -> AsyncIterator[PhoneNumbersClient]:
 async def _search(
     client: PhoneNumbersClient, quantity: int = 1, area_code: str | None = None
 ) -> list[str]:
-    ref = await client.begin_search_available_phone_numbers(
-        "US", "tollFree", "application", CAPS, quantity=quantity, area_code=area_code
-    )
-    await client.wait(ref, polling_interval=0.01)
-    result = await client.get_search_result(str(ref.resource_id))
+    result = await completed_search(client, quantity=quantity, area_code=area_code)
     return [result.search_id, *result.phone_numbers]
 
 
@@ -98,13 +95,7 @@ async def test_second_purchase_of_a_reservation_never_buys_twice(
     client: PhoneNumbersClient, asgi_env: EmulatorEnv
 ) -> None:
     """Reservation purchases are keyed by the reservation id."""
-    browse = await client.browse_available_phone_numbers(
-        country_code="DE", phone_number_type="geographic"
-    )
-    rid = uuid.uuid4()
-    await client.create_or_update_reservation(
-        reservation_id=rid, numbers_to_add=browse.phone_numbers[:2]
-    )
+    rid, _ = await reservation(client, "DE", "geographic", 2)
     refs = [await client.begin_purchase_reservation(rid) for _ in range(2)]
     await client.wait(refs[0], polling_interval=0.01)
     refs.append(await client.begin_purchase_reservation(rid))
@@ -148,13 +139,7 @@ async def test_idle_reservation_expires_after_fifteen_minutes(
     client: PhoneNumbersClient, asgi_env: EmulatorEnv
 ) -> None:
     """Without changes a reservation lapses 15 min after its last change."""
-    browse = await client.browse_available_phone_numbers(
-        country_code="AU", phone_number_type="geographic"
-    )
-    rid = uuid.uuid4()
-    await client.create_or_update_reservation(
-        reservation_id=rid, numbers_to_add=browse.phone_numbers[:1]
-    )
+    rid, _ = await reservation(client, "AU", "geographic", 1)
     asgi_env.advance(14 * 60)
     assert (await client.get_reservation(rid)).status is ReservationStatus.ACTIVE
     asgi_env.advance(60 + 1)

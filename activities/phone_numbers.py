@@ -1,0 +1,369 @@
+"""Phone Numbers activities: holds, purchase (exactly once), capabilities, release, LRO polls.
+
+Each forward step checks what already happened before it writes, because Temporal retries an
+activity whose worker died after ACS acted but before the result was recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from acs import (
+    AcsConflictError,
+    AcsNotFoundError,
+    AcsValidationError,
+    AvailablePhoneNumber,
+    OperationKind,
+    OperationRef,
+    OperationStatus,
+    PhoneNumberAssignmentType,
+    PhoneNumberCapabilities,
+    PhoneNumberCapabilityType,
+    PhoneNumbersClient,
+    PhoneNumbersReservation,
+    ReservationStatus,
+)
+from contracts.activities import (
+    CapabilityUpdateInput,
+    HoldInput,
+    HoldResult,
+    LroHandle,
+    LroOutcome,
+    PurchaseInput,
+    ReleaseHoldInput,
+    ReleaseNumbersInput,
+    ReleaseNumbersResult,
+)
+from contracts.error_types import HOLD_EXPIRED, OPERATION_PENDING
+from contracts.provision import HoldStrategy, ProvisionRequest
+
+from ._errors import acs_errors_as_application_errors
+
+__all__ = ["PhoneNumberActivities"]
+
+_BROWSE_ROUNDS = 3
+_RELEASE_POLL_SECONDS = 1.0
+_RELEASE_POLL_LIMIT = 300
+
+
+def _hold_expired(message: str) -> ApplicationError:
+    return ApplicationError(message, type=HOLD_EXPIRED, non_retryable=True)
+
+
+def _handle(ref: OperationRef) -> LroHandle:
+    return LroHandle(
+        operation_id=ref.operation_id,
+        operation_location=ref.operation_location,
+        kind=ref.kind.value,
+        resource_id=ref.resource_id,
+        location=ref.location,
+    )
+
+
+def _ref(handle: LroHandle) -> OperationRef:
+    assert handle.operation_id and handle.operation_location, "a started operation"
+    return OperationRef(
+        operation_id=handle.operation_id,
+        operation_location=handle.operation_location,
+        kind=OperationKind(handle.kind),
+        resource_id=handle.resource_id,
+        location=handle.location,
+    )
+
+
+def _is_expired(error: AcsValidationError) -> bool:
+    return error.code == "ReservationExpired" or "expired" in error.message.lower()
+
+
+class PhoneNumberActivities:
+    """Activities over one :class:`acs.PhoneNumbersClient` (shared, pooled)."""
+
+    def __init__(self, client: PhoneNumbersClient) -> None:
+        self._client = client
+
+    # -- holds ---------------------------------------------------------------------------------
+
+    @activity.defn
+    async def acquire_reservation(self, hold: HoldInput) -> HoldResult:
+        """Reserve up to ``quantity`` numbers under the workflow-chosen reservation id.
+
+        A retry finds the reservation it made and returns it instead of making another.
+        """
+        request = hold.request
+        with acs_errors_as_application_errors():
+            try:
+                existing = await self._client.get_reservation(hold.hold_id)
+            except AcsNotFoundError:
+                existing = None
+            if existing is not None and existing.status is not ReservationStatus.ACTIVE:
+                raise _hold_expired(f"reservation is {existing.status}")
+            reservation = existing or await self._reserve(hold.hold_id, request)
+            return _reservation_hold(hold.hold_id, reservation)
+
+    async def _reserve(
+        self, reservation_id: str, request: ProvisionRequest
+    ) -> PhoneNumbersReservation:
+        tried: set[str] = set()
+        reservation = await self._client.create_or_update_reservation(reservation_id=reservation_id)
+        for _ in range(_BROWSE_ROUNDS):
+            held = len(_reserved(reservation))
+            if held >= request.quantity:
+                break
+            browse = await self._client.browse_available_phone_numbers(
+                country_code=request.country_code,
+                phone_number_type=request.phone_number_type.value,
+                assignment_type=request.assignment_type.value,
+                calling_capability=request.capabilities.calling.value,
+                sms_capability=request.capabilities.sms.value,
+                phone_number_prefixes=list(request.phone_number_prefixes) or None,
+            )
+            fresh = [n for n in browse.phone_numbers if n.id and n.id not in tried]
+            if not fresh:
+                break
+            wanted = fresh[: request.quantity - held]
+            tried |= {str(n.id) for n in wanted}
+            reservation = await self._client.create_or_update_reservation(
+                reservation_id=reservation_id,
+                numbers_to_add=[_to_reserve(n, request) for n in wanted],
+            )
+            failed = [
+                k for k, v in (reservation.phone_numbers or {}).items() if v and v.status == "error"
+            ]
+            if failed:  # keep the reservation clean: only numbers actually held stay in it
+                reservation = await self._client.create_or_update_reservation(
+                    reservation_id=reservation_id, numbers_to_remove=failed
+                )
+        return reservation
+
+    @activity.defn
+    async def begin_search(self, hold: HoldInput) -> LroHandle:
+        """Start a classic search (holds ~16 min; a search cannot be cancelled, it lapses)."""
+        request = hold.request
+        with acs_errors_as_application_errors():
+            ref = await self._client.begin_search_available_phone_numbers(
+                request.country_code,
+                request.phone_number_type.value,
+                request.assignment_type.value,
+                PhoneNumberCapabilities(
+                    calling=request.capabilities.calling.value, sms=request.capabilities.sms.value
+                ),
+                area_code=request.area_code,
+                quantity=request.quantity,
+            )
+        return _handle(ref)
+
+    @activity.defn
+    async def get_search_hold(self, search: LroHandle) -> HoldResult:
+        """Read what a finished search holds."""
+        with acs_errors_as_application_errors():
+            result = await self._client.get_search_result(str(search.resource_id))
+        return HoldResult(
+            strategy=HoldStrategy.SEARCH,
+            hold_id=result.search_id,
+            numbers=tuple(result.phone_numbers),
+            monthly_cost=result.cost.amount * len(result.phone_numbers),
+            currency=result.cost.currency_code,
+            expires_at=result.search_expires_by,
+            no_resell_required=result.is_agreement_to_not_resell_required,
+        )
+
+    @activity.defn
+    async def release_hold(self, hold: ReleaseHoldInput) -> None:
+        """Delete an active reservation; anything else (gone, bought, expired, a search) is done."""
+        if hold.strategy is HoldStrategy.SEARCH:
+            activity.logger.info("search holds cannot be cancelled; this one lapses by itself")
+            return
+        with acs_errors_as_application_errors():
+            try:
+                reservation = await self._client.get_reservation(hold.hold_id)
+                if reservation.status is ReservationStatus.ACTIVE:
+                    await self._client.delete_reservation(hold.hold_id)
+            except AcsNotFoundError:
+                return
+
+    # -- purchase ------------------------------------------------------------------------------
+
+    @activity.defn
+    async def begin_purchase(self, purchase: PurchaseInput) -> LroHandle:
+        """Start buying a hold, unless that purchase already happened or is under way.
+
+        ACS has no repeatability header, so the check comes first: a completed reservation or
+        numbers already owned mean "done"; a submitted reservation is re-posted, which the
+        service keys by reservation id and does not buy twice.
+        """
+        with acs_errors_as_application_errors():
+            try:
+                if purchase.strategy is HoldStrategy.RESERVATION:
+                    return await self._begin_reservation_purchase(purchase)
+                if await self._all_owned(purchase.numbers):
+                    return LroHandle(kind=OperationKind.PURCHASE.value, done=True)
+                ref = await self._client.begin_purchase_phone_numbers(
+                    purchase.hold_id, agree_to_not_resell=purchase.agree_to_not_resell
+                )
+            except AcsNotFoundError as error:
+                raise _hold_expired(f"the hold is gone: {error.message}") from error
+            except AcsValidationError as error:
+                if _is_expired(error):
+                    raise _hold_expired(error.message) from error
+                raise
+        return _handle(ref)
+
+    async def _begin_reservation_purchase(self, purchase: PurchaseInput) -> LroHandle:
+        reservation = await self._client.get_reservation(purchase.hold_id)
+        if reservation.status is ReservationStatus.COMPLETED:
+            return LroHandle(kind=OperationKind.RESERVATION_PURCHASE.value, done=True)
+        if reservation.status is ReservationStatus.EXPIRED:
+            raise _hold_expired("the reservation expired before the purchase")
+        ref = await self._client.begin_purchase_reservation(
+            purchase.hold_id, agree_to_not_resell=purchase.agree_to_not_resell
+        )
+        return _handle(ref)
+
+    @activity.defn
+    async def owned_numbers(self, numbers: ReleaseNumbersInput) -> tuple[str, ...]:
+        """Which of these numbers the resource owns now."""
+        with acs_errors_as_application_errors():
+            return tuple([n for n in numbers.numbers if await self._owns(n)])
+
+    async def _owns(self, number: str) -> bool:
+        try:
+            await self._client.get_purchased_phone_number(number)
+        except AcsNotFoundError:
+            return False
+        return True
+
+    async def _all_owned(self, numbers: tuple[str, ...]) -> bool:
+        return bool(numbers) and all([await self._owns(n) for n in numbers])
+
+    # -- operations ----------------------------------------------------------------------------
+
+    @activity.defn
+    async def poll_operation(self, handle: LroHandle) -> LroOutcome:
+        """Poll an operation once.
+
+        While it runs this raises ``OperationPending``, so the retry policy is the polling loop
+        (retries are not written to history) and the workflow's ``schedule_to_close_timeout``
+        is the overall deadline.
+        """
+        if handle.done:
+            return LroOutcome(succeeded=True)
+        with acs_errors_as_application_errors():
+            poll = await self._client.get_operation(_ref(handle))
+        if poll.status is OperationStatus.SUCCEEDED:
+            return LroOutcome(succeeded=True)
+        if poll.status is OperationStatus.FAILED:
+            error = poll.operation.error
+            return LroOutcome(
+                succeeded=False,
+                error_code=error.code if error else "OperationFailed",
+                error_message=error.message if error else None,
+            )
+        raise ApplicationError(
+            f"{handle.kind} operation is {poll.status}",
+            type=OPERATION_PENDING,
+            next_retry_delay=None
+            if poll.retry_after is None
+            else timedelta(seconds=poll.retry_after),
+        )
+
+    # -- capabilities --------------------------------------------------------------------------
+
+    @activity.defn
+    async def begin_update_capabilities(self, update: CapabilityUpdateInput) -> LroHandle:
+        """Start a capability change, or report done when the number already has them."""
+        wanted = update.capabilities
+        with acs_errors_as_application_errors():
+            number = await self._client.get_purchased_phone_number(update.phone_number)
+            current = number.capabilities
+            if (current.calling.value, current.sms.value) == (
+                wanted.calling.value,
+                wanted.sms.value,
+            ):
+                return LroHandle(kind=OperationKind.CAPABILITIES.value, done=True)
+            try:
+                ref = await self._client.begin_update_phone_number_capabilities(
+                    update.phone_number, calling=wanted.calling.value, sms=wanted.sms.value
+                )
+            except AcsConflictError as error:
+                # An update started by an earlier attempt is still running: come back later.
+                raise ApplicationError(
+                    "a capability update of this number is already running",
+                    type="CapabilityUpdateInProgress",
+                ) from error
+        return _handle(ref)
+
+    # -- release -------------------------------------------------------------------------------
+
+    @activity.defn
+    async def release_numbers(self, release: ReleaseNumbersInput) -> ReleaseNumbersResult:
+        """Release owned numbers and wait until ACS has released them (compensation path).
+
+        Numbers not owned (never bought, or released already) are skipped; a retry restarts
+        nothing that is under way, because ACS returns the release in flight.
+        """
+        started: list[LroHandle] = []
+        gone: list[str] = []
+        with acs_errors_as_application_errors():
+            for number in release.numbers:
+                try:
+                    started.append(_handle(await self._client.begin_release_phone_number(number)))
+                except AcsNotFoundError:
+                    gone.append(number)
+            for handle in started:
+                await self._wait_released(handle)
+        return ReleaseNumbersResult(started=tuple(started), already_gone=tuple(gone))
+
+    async def _wait_released(self, handle: LroHandle) -> None:
+        for _ in range(_RELEASE_POLL_LIMIT):
+            activity.heartbeat(handle.operation_id)
+            poll = await self._client.get_operation(_ref(handle))
+            if poll.status is OperationStatus.SUCCEEDED:
+                return
+            if poll.status is OperationStatus.FAILED:
+                raise ApplicationError(
+                    f"release {handle.operation_id} failed", type="ReleaseFailed"
+                )
+            await asyncio.sleep(poll.retry_after or _RELEASE_POLL_SECONDS)
+        raise ApplicationError(
+            f"release {handle.operation_id} still running", type=OPERATION_PENDING
+        )
+
+
+def _to_reserve(number: AvailablePhoneNumber, request: ProvisionRequest) -> AvailablePhoneNumber:
+    """The browsed number with the capabilities and assignment the ticket asked for."""
+    return number.model_copy(
+        update={
+            "capabilities": PhoneNumberCapabilities(
+                calling=PhoneNumberCapabilityType(request.capabilities.calling.value),
+                sms=PhoneNumberCapabilityType(request.capabilities.sms.value),
+            ),
+            "assignment_type": PhoneNumberAssignmentType(request.assignment_type.value),
+        }
+    )
+
+
+def _reserved(reservation: PhoneNumbersReservation) -> list[AvailablePhoneNumber]:
+    return [
+        n
+        for n in (reservation.phone_numbers or {}).values()
+        if n is not None and n.status == "reserved"
+    ]
+
+
+def _reservation_hold(reservation_id: str, reservation: PhoneNumbersReservation) -> HoldResult:
+    reserved = _reserved(reservation)
+    costs = [n.cost for n in reserved if n.cost is not None]
+    return HoldResult(
+        strategy=HoldStrategy.RESERVATION,
+        hold_id=reservation_id,
+        numbers=tuple(str(n.phone_number) for n in reserved),
+        monthly_cost=sum((c.amount for c in costs), Decimal(0)),
+        currency=costs[0].currency_code if costs else "",
+        expires_at=reservation.expires_at,
+        no_resell_required=any(bool(n.is_agreement_to_not_resell_required) for n in reserved),
+    )

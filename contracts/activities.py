@@ -1,0 +1,128 @@
+"""Inputs and results of the activities (one model each way, so fields can be added)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from .provision import Capabilities, HoldStrategy, ProvisionRequest, TrunkSpec
+
+__all__ = [
+    "AttachRouteInput",
+    "CapabilityUpdateInput",
+    "DetachRouteInput",
+    "HoldInput",
+    "HoldResult",
+    "LroHandle",
+    "LroOutcome",
+    "PurchaseInput",
+    "ReleaseHoldInput",
+    "ReleaseNumbersInput",
+    "ReleaseNumbersResult",
+    "RouteResult",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class HoldInput(_Model):
+    """Acquire a hold: the request, and the hold id when the workflow chooses it."""
+
+    request: ProvisionRequest
+    hold_id: str
+    """Reservation UUID from ``workflow.uuid4()``; ignored for searches (the service names them)."""
+
+
+class HoldResult(_Model):
+    """Numbers held, their monthly cost and how long the hold lasts."""
+
+    strategy: HoldStrategy
+    hold_id: str
+    numbers: tuple[str, ...]
+    monthly_cost: Decimal
+    currency: str
+    expires_at: datetime | None
+    no_resell_required: bool = False
+
+
+class ReleaseHoldInput(_Model):
+    """Let a hold go (idempotent; a hold that is gone or was bought is fine)."""
+
+    strategy: HoldStrategy
+    hold_id: str
+
+
+class LroHandle(_Model):
+    """A started ACS operation; ``None``-equivalent: ``done=True`` when nothing had to start."""
+
+    operation_id: str | None = None
+    operation_location: str | None = None
+    kind: str
+    resource_id: str | None = None
+    location: str | None = None
+    done: bool = False
+
+
+class LroOutcome(_Model):
+    """How an operation ended."""
+
+    succeeded: bool
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class PurchaseInput(_Model):
+    """Buy what a hold holds."""
+
+    strategy: HoldStrategy
+    hold_id: str
+    numbers: tuple[str, ...]
+    agree_to_not_resell: bool
+
+
+class CapabilityUpdateInput(_Model):
+    """Set one number's capabilities."""
+
+    phone_number: str
+    capabilities: Capabilities
+
+
+class ReleaseNumbersInput(_Model):
+    """Release numbers this saga bought (those not owned any more are skipped)."""
+
+    numbers: tuple[str, ...]
+
+
+class ReleaseNumbersResult(_Model):
+    """Release operations started, and numbers that were already gone."""
+
+    started: tuple[LroHandle, ...]
+    already_gone: tuple[str, ...]
+
+
+class AttachRouteInput(_Model):
+    """Route calls for ``numbers`` to ``trunks`` under ``route_name``."""
+
+    ticket_id: str
+    route_name: str
+    numbers: tuple[str, ...]
+    trunks: tuple[TrunkSpec, ...]
+
+
+class DetachRouteInput(_Model):
+    """Remove the ticket's route, then the trunks it added that no route uses any more."""
+
+    route_name: str
+    trunks_added: tuple[str, ...] = ()
+
+
+class RouteResult(_Model):
+    """The route as written, and the trunks this call had to add."""
+
+    route_name: str
+    number_pattern: str
+    trunks_added: tuple[str, ...]

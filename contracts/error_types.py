@@ -1,0 +1,59 @@
+"""``ApplicationError.type`` names: the vocabulary shared by activities, workflows and callers."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACS_ERROR_TYPES",
+    "ACS_NON_RETRYABLE",
+    "APPROVAL_EXPIRED",
+    "CAPABILITY_UPDATE_FAILED",
+    "COMPENSATION_FAILED",
+    "HOLD_EXPIRED",
+    "OPERATION_PENDING",
+    "OUT_OF_STOCK",
+    "OVER_BUDGET",
+    "PROVISIONING_FAILED",
+    "PURCHASE_FAILED",
+]
+
+# One per acs.AcsError class; the activity layer is the only place that maps them.
+ACS_TRANSPORT = "AcsTransportError"
+ACS_THROTTLED = "AcsThrottledError"
+ACS_SERVER = "AcsServerError"
+ACS_AUTH = "AcsAuthError"
+ACS_NOT_FOUND = "AcsNotFoundError"
+ACS_CONFLICT = "AcsConflictError"
+ACS_VALIDATION = "AcsValidationError"
+ACS_OPERATION_FAILED = "AcsOperationFailedError"
+ACS_PROTOCOL = "AcsProtocolError"
+ACS_ERROR_TYPES = (
+    ACS_TRANSPORT,
+    ACS_THROTTLED,
+    ACS_SERVER,
+    ACS_AUTH,
+    ACS_NOT_FOUND,
+    ACS_CONFLICT,
+    ACS_VALIDATION,
+    ACS_OPERATION_FAILED,
+    ACS_PROTOCOL,
+)
+ACS_NON_RETRYABLE = (
+    ACS_AUTH,
+    ACS_NOT_FOUND,
+    ACS_CONFLICT,
+    ACS_VALIDATION,
+    ACS_OPERATION_FAILED,
+    ACS_PROTOCOL,
+)
+
+OPERATION_PENDING = "OperationPending"
+"""Raised by the poll activity while an LRO runs; its retries are the polling loop."""
+HOLD_EXPIRED = "HoldExpired"
+"""The search or reservation lapsed before the purchase: acquire a new hold."""
+OUT_OF_STOCK = "OutOfStock"
+OVER_BUDGET = "OverBudget"
+PURCHASE_FAILED = "PurchaseFailed"
+CAPABILITY_UPDATE_FAILED = "CapabilityUpdateFailed"
+APPROVAL_EXPIRED = "ApprovalExpired"
+PROVISIONING_FAILED = "ProvisioningFailed"
+COMPENSATION_FAILED = "CompensationFailed"

@@ -1,0 +1,302 @@
+"""The provisioning saga's contract: its request, its status query, its result, its updates.
+
+Every model is frozen and validated, so a bad request fails when it is built, before a
+workflow starts and before anything reaches ACS.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+__all__ = [
+    "ApprovalDecision",
+    "ApprovalMode",
+    "ApprovalPolicy",
+    "ApprovalRecord",
+    "Budget",
+    "Capabilities",
+    "CapabilityType",
+    "HoldStrategy",
+    "NumberType",
+    "AssignmentType",
+    "PartialPolicy",
+    "ProvisionRequest",
+    "ProvisionResult",
+    "ProvisionStatus",
+    "Rejection",
+    "RoutingSpec",
+    "Stage",
+    "TimelineEntry",
+    "TrunkSpec",
+    "workflow_id_for",
+]
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def workflow_id_for(ticket_id: str) -> str:
+    """The saga's workflow id: one run per ticket, so duplicate deliveries attach to it."""
+    return f"provision-{ticket_id}"
+
+
+class Model(BaseModel):
+    """Frozen, strict about unknown fields: a typo in a request is an error, not ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NumberType(StrEnum):
+    """Kind of number."""
+
+    GEOGRAPHIC = "geographic"
+    TOLL_FREE = "tollFree"
+    MOBILE = "mobile"
+
+
+class AssignmentType(StrEnum):
+    """Who the numbers are for."""
+
+    PERSON = "person"
+    APPLICATION = "application"
+
+
+class CapabilityType(StrEnum):
+    """One capability's direction."""
+
+    NONE = "none"
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    INBOUND_OUTBOUND = "inbound+outbound"
+
+
+class Capabilities(Model):
+    """Calling and SMS capabilities."""
+
+    calling: CapabilityType
+    sms: CapabilityType
+
+
+class HoldStrategy(StrEnum):
+    """How numbers are held while a human approves."""
+
+    RESERVATION = "reservation"
+    """Browse + reservation keyed by a workflow-chosen UUID; deleted on compensation."""
+    SEARCH = "search"
+    """Classic search; the hold cannot be cancelled and lapses by itself."""
+
+
+class PartialPolicy(StrEnum):
+    """What to do when fewer numbers are in stock than asked for."""
+
+    FAIL = "fail"
+    ACCEPT = "accept"
+
+
+class ApprovalMode(StrEnum):
+    """Whether a human must approve."""
+
+    REQUIRED = "required"
+    AUTO_UNDER_COST = "auto_under_cost"
+
+
+def _iso_country(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{2}", value):
+        raise ValueError("must be an ISO 3166-1 alpha-2 code such as US")
+    return value
+
+
+def _currency(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise ValueError("must be an ISO 4217 currency code such as USD")
+    return value
+
+
+def _fqdn(value: str) -> str:
+    labels = value.split(".")
+    if not 1 <= len(value) <= 249 or len(labels) < 2 or not all(_LABEL.match(x) for x in labels):
+        raise ValueError("must be a fully qualified host name such as sbc1.example.com")
+    return value.lower()
+
+
+CountryCode = Annotated[str, AfterValidator(_iso_country)]
+CurrencyCode = Annotated[str, AfterValidator(_currency)]
+Fqdn = Annotated[str, AfterValidator(_fqdn)]
+Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=4)]
+
+
+class Budget(Model):
+    """The most the numbers may cost per month, all together."""
+
+    max_monthly_cost: Money
+    currency: CurrencyCode
+
+
+class ApprovalPolicy(Model):
+    """Who approves, until when, and when no one needs to."""
+
+    mode: ApprovalMode = ApprovalMode.REQUIRED
+    auto_approve_below: Money | None = None
+    """With ``auto_under_cost``: approve without a human when the monthly cost is at most this."""
+    deadline: timedelta = timedelta(hours=72)
+    approvers: tuple[str, ...] = ()
+    """When not empty, only these people may approve or reject."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ApprovalPolicy:
+        if not timedelta(minutes=1) <= self.deadline <= timedelta(days=30):
+            raise ValueError("deadline must be between 1 minute and 30 days")
+        if self.mode is ApprovalMode.AUTO_UNDER_COST and self.auto_approve_below is None:
+            raise ValueError("auto_under_cost needs auto_approve_below")
+        return self
+
+
+class TrunkSpec(Model):
+    """A SIP trunk (session border controller)."""
+
+    fqdn: Fqdn
+    port: int = Field(5061, ge=1, le=65535)
+
+
+class RoutingSpec(Model):
+    """Where calls to the new numbers go."""
+
+    trunks: tuple[TrunkSpec, ...] = Field(min_length=1, max_length=250)
+    route_name: str | None = Field(None, min_length=1, max_length=256)
+    """Defaults to ``ticket-{ticket_id}``."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> RoutingSpec:
+        fqdns = [t.fqdn for t in self.trunks]
+        if len(fqdns) != len(set(fqdns)):
+            raise ValueError("a trunk is listed twice")
+        return self
+
+
+class ProvisionRequest(Model):
+    """What a ticket asks for."""
+
+    ticket_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    country_code: CountryCode
+    phone_number_type: NumberType
+    assignment_type: AssignmentType
+    capabilities: Capabilities
+    """Capabilities to search (and buy) with."""
+    quantity: int = Field(1, ge=1, le=100)
+    area_code: str | None = Field(None, pattern=r"^[0-9]{1,6}$")
+    phone_number_prefixes: tuple[Annotated[str, Field(pattern=r"^\+?[0-9]{1,15}$")], ...] = ()
+    partial: PartialPolicy = PartialPolicy.FAIL
+    budget: Budget | None = None
+    hold_strategy: HoldStrategy = HoldStrategy.RESERVATION
+    approval: ApprovalPolicy = ApprovalPolicy()
+    final_capabilities: Capabilities | None = None
+    """Capabilities to configure after purchase; omitted = keep what was bought."""
+    routing: RoutingSpec | None = None
+    callback_url: HttpUrl | None = None
+    agree_to_not_resell: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> ProvisionRequest:
+        if self.hold_strategy is HoldStrategy.RESERVATION and self.area_code is not None:
+            raise ValueError(
+                "area_code works with the search strategy; with reservations give "
+                "phone_number_prefixes (digits with the country code, e.g. 1425)"
+            )
+        return self
+
+    @property
+    def route_name(self) -> str:
+        """The route this ticket owns."""
+        if self.routing and self.routing.route_name:
+            return self.routing.route_name
+        return f"ticket-{self.ticket_id}"
+
+
+class Stage(StrEnum):
+    """Where a saga is; the ``ProvisioningStage`` search attribute."""
+
+    RESERVING = "reserving"
+    AWAITING_APPROVAL = "awaiting_approval"
+    PURCHASING = "purchasing"
+    CONFIGURING = "configuring"
+    ROUTING = "routing"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    COMPENSATING = "compensating"
+    COMPENSATED = "compensated"
+    COMPENSATION_FAILED = "compensation_failed"
+
+
+class ApprovalDecision(Model):
+    """Payload of the ``approve`` update."""
+
+    approver: str = Field(min_length=1, max_length=128)
+    comment: str | None = Field(None, max_length=2000)
+
+
+class Rejection(Model):
+    """Payload of the ``reject`` update."""
+
+    approver: str = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ApprovalRecord(Model):
+    """A decision as the saga recorded it."""
+
+    decision: str
+    """``approved``, ``auto_approved`` or ``rejected``."""
+    by: str
+    at: datetime
+    monthly_cost: Decimal
+    note: str | None = None
+
+
+class TimelineEntry(Model):
+    """When the saga entered a stage."""
+
+    stage: Stage
+    at: datetime
+    note: str | None = None
+
+
+class ProvisionStatus(Model):
+    """The ``status`` query: everything an operator needs to see about one saga."""
+
+    ticket_id: str
+    stage: Stage
+    outcome: Stage | None = None
+    """Why it ended, once it has: completed, rejected, expired, cancelled or failed."""
+    numbers: tuple[str, ...] = ()
+    monthly_cost: Decimal | None = None
+    currency: str | None = None
+    hold_strategy: HoldStrategy
+    hold_id: str | None = None
+    hold_expires_at: datetime | None = None
+    approvals: tuple[ApprovalRecord, ...] = ()
+    approved_cost: Decimal | None = None
+    route_name: str | None = None
+    errors: tuple[str, ...] = ()
+    left_for_operator: tuple[str, ...] = ()
+    """After ``compensation_failed``: exactly what is still held, owned or routed."""
+    timeline: tuple[TimelineEntry, ...] = ()
+
+
+class ProvisionResult(Model):
+    """What the saga returns when it completes (also after rejection or expiry)."""
+
+    ticket_id: str
+    outcome: Stage
+    numbers: tuple[str, ...] = ()
+    monthly_cost: Decimal | None = None
+    currency: str | None = None
+    route_name: str | None = None
+    note: str | None = None

@@ -1,0 +1,35 @@
+"""Process settings from the environment; only entry points build them."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.task_queues import TASK_QUEUE
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """numberflow's configuration.
+
+    ACS is reached with either ``ACS_CONNECTION_STRING`` (HMAC access key) or ``ACS_ENDPOINT``
+    (Microsoft Entra ID through ``DefaultAzureCredential``). Temporal is configured the
+    standard way (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``,
+    ``TEMPORAL_TLS_*``, ``TEMPORAL_PROFILE``), read by temporalio's envconfig.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    acs_connection_string: SecretStr | None = None
+    acs_endpoint: str | None = None
+    task_queue: str = Field(TASK_QUEUE, alias="NUMBERFLOW_TASK_QUEUE")
+    log_level: str = Field("INFO", alias="NUMBERFLOW_LOG_LEVEL")
+    log_json: bool | None = Field(None, alias="NUMBERFLOW_LOG_JSON")
+    """JSON logs; by default JSON unless stderr is a terminal."""
+
+    @model_validator(mode="after")
+    def _one_acs_credential(self) -> Settings:
+        if (self.acs_connection_string is None) == (self.acs_endpoint is None):
+            raise ValueError("set exactly one of ACS_CONNECTION_STRING or ACS_ENDPOINT")
+        return self

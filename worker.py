@@ -1,0 +1,111 @@
+"""The worker: settings → logging → ACS clients → activities → Temporal worker.
+
+``python worker.py`` connects with the standard ``TEMPORAL_*`` configuration and serves every
+workflow and activity on the ``numberflow`` task queue until SIGINT/SIGTERM, then drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import AsyncExitStack
+from datetime import timedelta
+
+import httpx
+import structlog
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+from temporalio.worker import Worker
+
+from acs import HmacAuth, PhoneNumbersClient, SipRoutingClient, parse_connection_string
+from activities import build_activities
+from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
+from logconfig import configure_logging
+from settings import Settings
+from workflows import WORKFLOWS
+
+__all__ = [
+    "build_worker",
+    "connect_temporal",
+    "main",
+    "open_acs_clients",
+    "register_search_attributes",
+]
+
+log = structlog.get_logger("numberflow.worker")
+
+
+async def connect_temporal() -> Client:
+    """Connect with the standard environment/profile configuration and the pydantic converter."""
+    config = ClientConfig.load_client_connect_config()
+    config.setdefault("target_host", "localhost:7233")
+    return await Client.connect(**config, data_converter=pydantic_data_converter)
+
+
+async def open_acs_clients(
+    settings: Settings, stack: AsyncExitStack
+) -> tuple[PhoneNumbersClient, SipRoutingClient]:
+    """Both ACS clients over one pooled HTTP client, closed with the stack."""
+    http = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(30, connect=10)))
+    if settings.acs_connection_string is not None:
+        endpoint, key = parse_connection_string(settings.acs_connection_string.get_secret_value())
+        credential: object = HmacAuth(key)
+    else:
+        from azure.identity.aio import DefaultAzureCredential
+
+        endpoint = str(settings.acs_endpoint)
+        credential = await stack.enter_async_context(DefaultAzureCredential())
+    numbers = PhoneNumbersClient(endpoint, credential, http_client=http)  # type: ignore[arg-type]
+    sip = SipRoutingClient(endpoint, credential, http_client=http)  # type: ignore[arg-type]
+    return numbers, sip
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Register numberflow's search attributes where no CLI flag can (the test server)."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+                for key in ALL_SEARCH_ATTRIBUTES
+            },
+        )
+    )
+
+
+def build_worker(
+    client: Client, numbers: PhoneNumbersClient, sip: SipRoutingClient, task_queue: str
+) -> Worker:
+    """The worker for every workflow and activity of numberflow."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(numbers, sip),
+        graceful_shutdown_timeout=timedelta(seconds=20),
+    )
+
+
+async def main() -> None:
+    """Run a worker until SIGINT or SIGTERM."""
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    async with AsyncExitStack() as stack:
+        numbers, sip = await open_acs_clients(settings, stack)
+        client = await connect_temporal()
+        worker = build_worker(client, numbers, sip, settings.task_queue)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker started", task_queue=settings.task_queue, acs=numbers.endpoint)
+        async with worker:
+            await stop.wait()
+        log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,64 @@
+"""Timeouts and retry policies of the saga's activity calls, named once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+from contracts.error_types import (
+    ACS_NON_RETRYABLE,
+    HOLD_EXPIRED,
+)
+
+__all__ = [
+    "ACS_CALL",
+    "ACS_CALL_TIMEOUT",
+    "COMPENSATION",
+    "COMPENSATION_TIMEOUT",
+    "CONFIGURE_CONCURRENCY",
+    "HOLD_MARGIN",
+    "LRO_DEADLINE",
+    "POLL",
+]
+
+ACS_CALL_TIMEOUT = timedelta(seconds=20)
+"""One ACS request, plus the client's own GET retries; short so a dead worker is noticed."""
+
+ACS_CALL = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=10,
+    non_retryable_error_types=[*ACS_NON_RETRYABLE, HOLD_EXPIRED],
+)
+"""Forward ACS steps: transient failures (429, 5xx, transport) retry with backoff; the rest
+fail the step at once."""
+
+POLL = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=1.5,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=list(ACS_NON_RETRYABLE),
+)
+"""LRO polls: the retries are the polling loop; ``LRO_DEADLINE`` bounds it."""
+
+LRO_DEADLINE = timedelta(minutes=30)
+"""How long the saga waits for one ACS long-running operation before failing the step."""
+
+COMPENSATION_TIMEOUT = timedelta(minutes=10)
+COMPENSATION = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=12,
+    non_retryable_error_types=list(ACS_NON_RETRYABLE),
+)
+"""Compensations are idempotent and retried for a while; then an operator is told exactly what
+is left (``compensation_failed``) rather than retrying forever in silence."""
+
+HOLD_MARGIN = timedelta(minutes=1)
+"""A hold this close to expiry is treated as lapsed: the purchase would race the expiry."""
+
+CONFIGURE_CONCURRENCY = 5
+"""Capability updates in flight at once for one saga."""

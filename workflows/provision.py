@@ -1,0 +1,584 @@
+"""``ProvisionNumbersWorkflow``: reserve → approve → purchase → configure → route, or compensate.
+
+Deterministic coordination only; every ACS call is an activity. The rules it keeps:
+
+* compensation is registered before each side effect, runs in reverse, and is shielded from
+  workflow cancellation (it keeps awaiting the compensation task until it is done);
+* side-effecting steps wait for their activity to finish when cancelled
+  (``WAIT_CANCELLATION_COMPLETED``) and check for a cancel right after;
+* an approval that arrives after the hold lapsed acquires a new hold, and asks again only if
+  the new hold costs more than what was approved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from activities import PhoneNumberActivities, RoutingActivities
+    from contracts.activities import (
+        AttachRouteInput,
+        CapabilityUpdateInput,
+        DetachRouteInput,
+        HoldInput,
+        HoldResult,
+        LroHandle,
+        LroOutcome,
+        PurchaseInput,
+        ReleaseHoldInput,
+        ReleaseNumbersInput,
+        RouteResult,
+    )
+    from contracts.error_types import (
+        APPROVAL_EXPIRED,
+        CAPABILITY_UPDATE_FAILED,
+        COMPENSATION_FAILED,
+        HOLD_EXPIRED,
+        OUT_OF_STOCK,
+        OVER_BUDGET,
+        PROVISIONING_FAILED,
+        PURCHASE_FAILED,
+    )
+    from contracts.provision import (
+        ApprovalDecision,
+        ApprovalMode,
+        ApprovalRecord,
+        HoldStrategy,
+        PartialPolicy,
+        ProvisionRequest,
+        ProvisionResult,
+        ProvisionStatus,
+        Rejection,
+        Stage,
+        TimelineEntry,
+    )
+    from contracts.search_attributes import COUNTRY_CODE, PROVISIONING_STAGE, TICKET_ID
+
+    from ._policies import (
+        ACS_CALL,
+        ACS_CALL_TIMEOUT,
+        COMPENSATION,
+        COMPENSATION_TIMEOUT,
+        CONFIGURE_CONCURRENCY,
+        HOLD_MARGIN,
+        LRO_DEADLINE,
+        POLL,
+    )
+
+__all__ = ["ProvisionNumbersWorkflow"]
+
+REJECTED = "Rejected"
+_WAIT = workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+
+
+class _HoldLapsed(Exception):
+    """Internal: the purchase found the hold expired; acquire a new one."""
+
+
+@workflow.defn
+class ProvisionNumbersWorkflow:
+    """One ticket's numbers, from hold to routed, or back to nothing."""
+
+    @workflow.init
+    def __init__(self, request: ProvisionRequest) -> None:
+        self._request = request
+        self._stage = Stage.RESERVING
+        self._outcome: Stage | None = None
+        self._hold: HoldResult | None = None
+        self._hold_lapsed = False
+        self._numbers: tuple[str, ...] = ()
+        self._approvals: list[ApprovalRecord] = []
+        self._approved_cost: Decimal | None = None
+        self._decision: str | None = None
+        self._rejection: Rejection | None = None
+        self._route: RouteResult | None = None
+        self._errors: list[str] = []
+        self._left: list[str] = []
+        self._timeline: list[TimelineEntry] = []
+        self._compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+
+    # -- the run -------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: ProvisionRequest) -> ProvisionResult:
+        """Provision, or compensate and report why not."""
+        workflow.upsert_search_attributes(
+            [TICKET_ID.value_set(request.ticket_id), COUNTRY_CODE.value_set(request.country_code)]
+        )
+        self._enter(Stage.RESERVING)
+        try:
+            return await self._provision()
+        except BaseException as error:  # CancelledError is not an Exception
+            if not isinstance(error, asyncio.CancelledError | FailureError):
+                raise  # a bug: fail the workflow task, fix, redeploy; nothing to undo yet
+            return await self._unwind(error)
+
+    async def _provision(self) -> ProvisionResult:
+        await self._acquire_hold()
+        await self._approve()
+        while True:
+            if self._hold_is_lapsed():
+                await self._renew_hold()
+                continue
+            try:
+                await self._purchase()
+                break
+            except _HoldLapsed:
+                self._hold_lapsed = True
+        await self._configure()
+        await self._attach_route()
+        self._enter(Stage.COMPLETED)
+        self._outcome = Stage.COMPLETED
+        return self._result(Stage.COMPLETED)
+
+    # -- holds ---------------------------------------------------------------------------------
+
+    async def _acquire_hold(self) -> None:
+        request = self._request
+        self._enter(Stage.RESERVING)
+        hold_id = str(workflow.uuid4())
+        if request.hold_strategy is HoldStrategy.RESERVATION:
+            self._register(
+                f"release reservation {hold_id}",
+                self._release_hold(HoldStrategy.RESERVATION, hold_id),
+            )
+            hold = await workflow.execute_activity_method(
+                PhoneNumberActivities.acquire_reservation,
+                HoldInput(request=request, hold_id=hold_id),
+                start_to_close_timeout=ACS_CALL_TIMEOUT * 3,
+                retry_policy=ACS_CALL,
+            )
+        else:
+            search = await workflow.execute_activity_method(
+                PhoneNumberActivities.begin_search,
+                HoldInput(request=request, hold_id=hold_id),
+                start_to_close_timeout=ACS_CALL_TIMEOUT,
+                retry_policy=ACS_CALL,
+            )
+            self._register(
+                "let the search hold lapse",
+                self._release_hold(HoldStrategy.SEARCH, str(search.resource_id)),
+            )
+            self._expect_success(await self._poll(search), "search")
+            hold = await workflow.execute_activity_method(
+                PhoneNumberActivities.get_search_hold,
+                search,
+                start_to_close_timeout=ACS_CALL_TIMEOUT,
+                retry_policy=ACS_CALL,
+            )
+        self._hold = hold
+        self._hold_lapsed = False
+        self._numbers = hold.numbers
+        self._check_stock_and_budget(hold)
+
+    def _check_stock_and_budget(self, hold: HoldResult) -> None:
+        request = self._request
+        if len(hold.numbers) < request.quantity:
+            message = f"only {len(hold.numbers)} of {request.quantity} numbers are in stock"
+            if not hold.numbers or request.partial is PartialPolicy.FAIL:
+                raise ApplicationError(message, type=OUT_OF_STOCK, non_retryable=True)
+            self._note(f"partial: {message}; accepted by the request's policy")
+        budget = request.budget
+        if budget is not None:
+            if budget.currency != hold.currency:
+                raise ApplicationError(
+                    f"budget is in {budget.currency} but the numbers cost {hold.currency}",
+                    type=OVER_BUDGET,
+                    non_retryable=True,
+                )
+            if hold.monthly_cost > budget.max_monthly_cost:
+                raise ApplicationError(
+                    f"monthly cost {hold.monthly_cost} {hold.currency} exceeds the budget of "
+                    f"{budget.max_monthly_cost}",
+                    type=OVER_BUDGET,
+                    non_retryable=True,
+                )
+
+    def _hold_is_lapsed(self) -> bool:
+        hold = self._hold
+        assert hold is not None
+        if self._hold_lapsed:
+            return True
+        return hold.expires_at is not None and workflow.now() >= hold.expires_at - HOLD_MARGIN
+
+    async def _renew_hold(self) -> None:
+        """Let the lapsed hold go and take a new one; ask again only if it costs more."""
+        self._note("hold lapsed; acquiring a new one")
+        assert len(self._compensations) == 1, "only the hold is registered before the purchase"
+        _, release = self._compensations.pop()
+        await release()
+        await self._acquire_hold()
+        assert self._hold is not None and self._approved_cost is not None
+        if self._hold.monthly_cost > self._approved_cost:
+            self._note(
+                f"new hold costs {self._hold.monthly_cost}, above the approved {self._approved_cost}"
+            )
+            await self._approve()
+
+    def _release_hold(self, strategy: HoldStrategy, hold_id: str) -> Callable[[], Awaitable[None]]:
+        async def release() -> None:
+            await workflow.execute_activity_method(
+                PhoneNumberActivities.release_hold,
+                ReleaseHoldInput(strategy=strategy, hold_id=hold_id),
+                start_to_close_timeout=ACS_CALL_TIMEOUT,
+                retry_policy=COMPENSATION,
+            )
+
+        return release
+
+    # -- approval ------------------------------------------------------------------------------
+
+    async def _approve(self) -> None:
+        hold = self._hold
+        assert hold is not None
+        policy = self._request.approval
+        if (
+            policy.mode is ApprovalMode.AUTO_UNDER_COST
+            and policy.auto_approve_below is not None
+            and hold.monthly_cost <= policy.auto_approve_below
+        ):
+            self._record("auto_approved", "policy", hold.monthly_cost)
+            self._approved_cost = hold.monthly_cost
+            return
+        self._decision = None
+        self._enter(Stage.AWAITING_APPROVAL)
+        try:
+            await workflow.wait_condition(
+                lambda: self._decision is not None, timeout=policy.deadline
+            )
+        except TimeoutError:
+            raise ApplicationError(
+                f"no decision within {policy.deadline}", type=APPROVAL_EXPIRED, non_retryable=True
+            ) from None
+        if self._decision == "rejected":
+            reason = self._rejection.reason if self._rejection else "rejected"
+            raise ApplicationError(reason, type=REJECTED, non_retryable=True)
+
+    @workflow.update
+    def approve(self, decision: ApprovalDecision) -> ProvisionStatus:
+        """Approve the held numbers at their current cost."""
+        assert self._hold is not None
+        self._record("approved", decision.approver, self._hold.monthly_cost, decision.comment)
+        self._approved_cost = self._hold.monthly_cost
+        self._decision = "approved"
+        return self.status()
+
+    @approve.validator
+    def _validate_approve(self, decision: ApprovalDecision) -> None:
+        self._check_decision_allowed(decision.approver)
+
+    @workflow.update
+    def reject(self, rejection: Rejection) -> ProvisionStatus:
+        """Reject: the saga releases everything and ends ``rejected``."""
+        assert self._hold is not None
+        self._record("rejected", rejection.approver, self._hold.monthly_cost, rejection.reason)
+        self._rejection = rejection
+        self._decision = "rejected"
+        return self.status()
+
+    @reject.validator
+    def _validate_reject(self, rejection: Rejection) -> None:
+        self._check_decision_allowed(rejection.approver)
+
+    def _check_decision_allowed(self, approver: str) -> None:
+        """Refuse before anything is written: wrong stage, second decision, unknown approver."""
+        if self._stage is not Stage.AWAITING_APPROVAL:
+            raise ValueError(f"not awaiting approval (stage is {self._stage.value})")
+        if self._decision is not None:
+            raise ValueError(f"already {self._decision}")
+        approvers = self._request.approval.approvers
+        if approvers and approver not in approvers:
+            raise ValueError(f"{approver!r} is not an approver of this ticket")
+
+    # -- purchase ------------------------------------------------------------------------------
+
+    async def _purchase(self) -> None:
+        hold = self._hold
+        assert hold is not None
+        self._enter(Stage.PURCHASING)
+        started: list[LroHandle] = []
+        self._register("release purchased numbers", self._release_purchased(hold, started))
+        try:
+            handle = await workflow.execute_activity_method(
+                PhoneNumberActivities.begin_purchase,
+                PurchaseInput(
+                    strategy=hold.strategy,
+                    hold_id=hold.hold_id,
+                    numbers=hold.numbers,
+                    agree_to_not_resell=self._request.agree_to_not_resell,
+                ),
+                start_to_close_timeout=ACS_CALL_TIMEOUT,
+                retry_policy=ACS_CALL,
+                cancellation_type=_WAIT,
+            )
+        except ActivityError as error:
+            if _error_type(error) == HOLD_EXPIRED:
+                self._compensations.pop()  # nothing was bought
+                raise _HoldLapsed from error
+            raise
+        started.append(handle)
+        self._raise_if_cancelled()
+        self._expect_success(await self._poll(handle), "purchase", PURCHASE_FAILED)
+        self._numbers = await workflow.execute_activity_method(
+            PhoneNumberActivities.owned_numbers,
+            ReleaseNumbersInput(numbers=hold.numbers),
+            start_to_close_timeout=ACS_CALL_TIMEOUT * 3,
+            retry_policy=ACS_CALL,
+        )
+        if set(self._numbers) != set(hold.numbers):
+            raise ApplicationError(
+                f"purchase succeeded but {len(hold.numbers) - len(self._numbers)} numbers are not owned",
+                type=PURCHASE_FAILED,
+                non_retryable=True,
+            )
+
+    def _release_purchased(
+        self, hold: HoldResult, started: list[LroHandle]
+    ) -> Callable[[], Awaitable[None]]:
+        async def release() -> None:
+            for handle in started:  # a purchase still running would own numbers after the release
+                await self._poll(handle, retry_policy=COMPENSATION)
+            await workflow.execute_activity_method(
+                PhoneNumberActivities.release_numbers,
+                ReleaseNumbersInput(numbers=hold.numbers),
+                start_to_close_timeout=COMPENSATION_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=COMPENSATION,
+            )
+
+        return release
+
+    # -- configure -----------------------------------------------------------------------------
+
+    async def _configure(self) -> None:
+        wanted = self._request.final_capabilities
+        if wanted is None:
+            return
+        self._enter(Stage.CONFIGURING)
+        slots = asyncio.Semaphore(CONFIGURE_CONCURRENCY)
+
+        async def configure(number: str) -> None:
+            async with slots:
+                handle = await workflow.execute_activity_method(
+                    PhoneNumberActivities.begin_update_capabilities,
+                    CapabilityUpdateInput(phone_number=number, capabilities=wanted),
+                    start_to_close_timeout=ACS_CALL_TIMEOUT,
+                    retry_policy=ACS_CALL,
+                    cancellation_type=_WAIT,
+                )
+                self._expect_success(
+                    await self._poll(handle), "capability update", CAPABILITY_UPDATE_FAILED
+                )
+
+        results = await asyncio.gather(
+            *(configure(n) for n in self._numbers), return_exceptions=True
+        )
+        self._raise_if_cancelled()
+        for result in results:  # every update has finished; now report the first failure
+            if isinstance(result, BaseException):
+                raise result
+
+    # -- routing -------------------------------------------------------------------------------
+
+    async def _attach_route(self) -> None:
+        routing = self._request.routing
+        if routing is None:
+            return
+        self._enter(Stage.ROUTING)
+        name = self._request.route_name
+        self._register(f"detach route {name}", self._detach_route(name))
+        self._route = await workflow.execute_activity_method(
+            RoutingActivities.attach_route,
+            AttachRouteInput(
+                ticket_id=self._request.ticket_id,
+                route_name=name,
+                numbers=self._numbers,
+                trunks=routing.trunks,
+            ),
+            start_to_close_timeout=ACS_CALL_TIMEOUT * 2,
+            retry_policy=ACS_CALL,
+            cancellation_type=_WAIT,
+        )
+        self._raise_if_cancelled()
+
+    def _detach_route(self, name: str) -> Callable[[], Awaitable[None]]:
+        async def detach() -> None:
+            added = self._route.trunks_added if self._route else ()
+            await workflow.execute_activity_method(
+                RoutingActivities.detach_route,
+                DetachRouteInput(route_name=name, trunks_added=added),
+                start_to_close_timeout=ACS_CALL_TIMEOUT * 2,
+                retry_policy=COMPENSATION,
+            )
+
+        return detach
+
+    # -- polling -------------------------------------------------------------------------------
+
+    async def _poll(self, handle: LroHandle, retry_policy: Any = POLL) -> LroOutcome:
+        if handle.done:
+            return LroOutcome(succeeded=True)
+        return await workflow.execute_activity_method(
+            PhoneNumberActivities.poll_operation,
+            handle,
+            start_to_close_timeout=ACS_CALL_TIMEOUT,
+            schedule_to_close_timeout=LRO_DEADLINE,
+            retry_policy=retry_policy,
+        )
+
+    @staticmethod
+    def _expect_success(
+        outcome: LroOutcome, what: str, error_type: str = PROVISIONING_FAILED
+    ) -> None:
+        if not outcome.succeeded:
+            raise ApplicationError(
+                f"{what} failed: {outcome.error_code}: {outcome.error_message or 'no message'}",
+                {"code": outcome.error_code},
+                type=error_type,
+                non_retryable=True,
+            )
+
+    # -- compensation --------------------------------------------------------------------------
+
+    def _register(self, name: str, compensation: Callable[[], Awaitable[None]]) -> None:
+        self._compensations.append((name, compensation))
+
+    async def _unwind(self, error: BaseException) -> ProvisionResult:
+        outcome = self._classify(error)
+        self._outcome = outcome
+        self._errors.append(_describe(error))
+        self._enter(outcome)
+        self._enter(Stage.COMPENSATING)
+        task = asyncio.create_task(self._compensate())
+        while True:  # shield AND keep awaiting: a cancel must not abandon the compensation
+            try:
+                await asyncio.shield(task)
+                break
+            except asyncio.CancelledError:
+                continue
+        if self._left:
+            self._enter(Stage.COMPENSATION_FAILED)
+            raise ApplicationError(
+                "compensation incomplete; an operator must finish: " + "; ".join(self._left),
+                list(self._left),
+                type=COMPENSATION_FAILED,
+                non_retryable=True,
+            )
+        self._enter(Stage.COMPENSATED)
+        if outcome in (Stage.REJECTED, Stage.EXPIRED):
+            return self._result(outcome, note=self._errors[-1])
+        if outcome is Stage.CANCELLED:
+            raise asyncio.CancelledError()
+        raise ApplicationError(
+            self._errors[-1], type=PROVISIONING_FAILED, non_retryable=True
+        ) from error
+
+    async def _compensate(self) -> None:
+        for name, compensation in reversed(self._compensations):
+            try:
+                await compensation()
+            except (ActivityError, ApplicationError) as failure:
+                workflow.logger.error("compensation %r failed: %s", name, _describe(failure))
+                self._left.append(f"{name}: {_describe(failure)}")
+        self._compensations.clear()
+
+    def _classify(self, error: BaseException) -> Stage:
+        if isinstance(error, asyncio.CancelledError) or workflow.cancellation_reason() is not None:
+            return Stage.CANCELLED
+        kind = _error_type(error)
+        if kind == REJECTED:
+            return Stage.REJECTED
+        if kind == APPROVAL_EXPIRED:
+            return Stage.EXPIRED
+        return Stage.FAILED
+
+    def _raise_if_cancelled(self) -> None:
+        """A cancel that arrived while a WAIT_CANCELLATION_COMPLETED step ran is acted on now."""
+        if workflow.cancellation_reason() is not None:
+            raise asyncio.CancelledError()
+
+    # -- status --------------------------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> ProvisionStatus:
+        """Stage, numbers, cost, approvals, errors and timeline."""
+        hold = self._hold
+        return ProvisionStatus(
+            ticket_id=self._request.ticket_id,
+            stage=self._stage,
+            outcome=self._outcome,
+            numbers=self._numbers,
+            monthly_cost=hold.monthly_cost if hold else None,
+            currency=hold.currency if hold else None,
+            hold_strategy=self._request.hold_strategy,
+            hold_id=hold.hold_id if hold else None,
+            hold_expires_at=hold.expires_at if hold else None,
+            approvals=tuple(self._approvals),
+            approved_cost=self._approved_cost,
+            route_name=self._route.route_name if self._route else None,
+            errors=tuple(self._errors),
+            left_for_operator=tuple(self._left),
+            timeline=tuple(self._timeline),
+        )
+
+    def _enter(self, stage: Stage, note: str | None = None) -> None:
+        if self._timeline and self._timeline[-1].stage is stage and note is None:
+            return
+        self._stage = stage
+        self._timeline.append(TimelineEntry(stage=stage, at=workflow.now(), note=note))
+        workflow.upsert_search_attributes([PROVISIONING_STAGE.value_set(stage.value)])
+        workflow.logger.info("ticket %s: %s", self._request.ticket_id, stage.value)
+
+    def _note(self, note: str) -> None:
+        self._timeline.append(TimelineEntry(stage=self._stage, at=workflow.now(), note=note))
+
+    def _record(self, decision: str, by: str, cost: Decimal, note: str | None = None) -> None:
+        self._approvals.append(
+            ApprovalRecord(
+                decision=decision, by=by, at=workflow.now(), monthly_cost=cost, note=note
+            )
+        )
+
+    def _result(self, outcome: Stage, note: str | None = None) -> ProvisionResult:
+        hold = self._hold
+        return ProvisionResult(
+            ticket_id=self._request.ticket_id,
+            outcome=outcome,
+            numbers=self._numbers if outcome is Stage.COMPLETED else (),
+            monthly_cost=hold.monthly_cost if hold else None,
+            currency=hold.currency if hold else None,
+            route_name=self._route.route_name if self._route else None,
+            note=note,
+        )
+
+
+def _error_type(error: BaseException) -> str | None:
+    """The ApplicationError type of an error or of the cause of an activity error."""
+    while error is not None:
+        if isinstance(error, ApplicationError):
+            return error.type
+        error = error.__cause__  # type: ignore[assignment]
+    return None
+
+
+def _describe(error: BaseException) -> str:
+    """A one-line reason with the ACS or business error type, for status and logs."""
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    parts = []
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, ApplicationError):
+            parts.append(f"{current.type}: {current.message}")
+            break
+        if isinstance(current, FailureError):
+            parts.append(current.message)
+        current = current.__cause__
+    return " / ".join(parts) or repr(error)

@@ -19,6 +19,7 @@ __all__ = [
     "CONFIGURE_CONCURRENCY",
     "HOLD_MARGIN",
     "LRO_DEADLINE",
+    "MAX_HOLD_RENEWALS",
     "POLL",
 ]
 
@@ -59,6 +60,9 @@ is left (``compensation_failed``) rather than retrying forever in silence."""
 
 HOLD_MARGIN = timedelta(minutes=1)
 """A hold this close to expiry is treated as lapsed: the purchase would race the expiry."""
+
+MAX_HOLD_RENEWALS = 3
+"""New holds taken in a row because the previous one lapsed, before the saga gives up."""
 
 CONFIGURE_CONCURRENCY = 5
 """Capability updates in flight at once for one saga."""

@@ -69,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
         CONFIGURE_CONCURRENCY,
         HOLD_MARGIN,
         LRO_DEADLINE,
+        MAX_HOLD_RENEWALS,
         POLL,
     )
 
@@ -92,7 +93,6 @@ class ProvisionNumbersWorkflow:
         self._stage = Stage.RESERVING
         self._outcome: Stage | None = None
         self._hold: HoldResult | None = None
-        self._hold_lapsed = False
         self._numbers: tuple[str, ...] = ()
         self._approvals: list[ApprovalRecord] = []
         self._approved_cost: Decimal | None = None
@@ -123,15 +123,25 @@ class ProvisionNumbersWorkflow:
     async def _provision(self) -> ProvisionResult:
         await self._acquire_hold()
         await self._approve()
+        # The clock is consulted once, after the (possibly days-long) wait; after that only the
+        # service's answer counts, so a skew between our clock and ACS's cannot loop forever.
+        lapsed = self._hold_is_lapsed()
+        renewals = 0
         while True:
-            if self._hold_is_lapsed():
+            if lapsed:
+                if renewals == MAX_HOLD_RENEWALS:
+                    raise ApplicationError(
+                        f"the hold lapsed {renewals} times in a row",
+                        type=HOLD_EXPIRED,
+                        non_retryable=True,
+                    )
+                renewals += 1
                 await self._renew_hold()
-                continue
             try:
                 await self._purchase()
                 break
             except _HoldLapsed:
-                self._hold_lapsed = True
+                lapsed = True
         await self._configure()
         await self._attach_route()
         self._enter(Stage.COMPLETED)
@@ -174,7 +184,6 @@ class ProvisionNumbersWorkflow:
                 retry_policy=ACS_CALL,
             )
         self._hold = hold
-        self._hold_lapsed = False
         self._numbers = hold.numbers
         self._check_stock_and_budget(hold)
 
@@ -204,8 +213,6 @@ class ProvisionNumbersWorkflow:
     def _hold_is_lapsed(self) -> bool:
         hold = self._hold
         assert hold is not None
-        if self._hold_lapsed:
-            return True
         return hold.expires_at is not None and workflow.now() >= hold.expires_at - HOLD_MARGIN
 
     async def _renew_hold(self) -> None:

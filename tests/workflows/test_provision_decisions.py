@@ -1,0 +1,143 @@
+"""Approval: rejection, deadline, validators, late approvals after the hold lapsed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+
+from contracts.provision import ApprovalDecision, Rejection, Stage
+from tests.workflows.conftest import Saga, base_request
+from workflows import ProvisionNumbersWorkflow
+
+
+async def test_reject_releases_everything(saga: Saga) -> None:
+    """A rejection deletes the reservation and buys nothing; the run completes as rejected."""
+    handle = await saga.start(base_request())
+    await saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    assert len(saga.active_reservations()) == 1
+    await handle.execute_update(
+        ProvisionNumbersWorkflow.reject, Rejection(approver="carol", reason="wrong country")
+    )
+    result = await handle.result()
+    assert result.outcome is Stage.REJECTED and result.numbers == ()
+    saga.assert_clean()
+    assert "PhoneNumbers_PurchaseReservation" not in saga.state()["requestCounts"]
+    status = await saga.status(handle)
+    assert status.stage is Stage.COMPENSATED and status.outcome is Stage.REJECTED
+    assert status.approvals[0].decision == "rejected"
+
+
+async def test_deadline_expires(saga: Saga) -> None:
+    """No decision before the deadline (time skipped) → expired, compensated, nothing bought."""
+    handle = await saga.start(base_request(approval={"deadline": timedelta(hours=72)}))
+    await saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    result = await handle.result()  # the time-skipping server jumps the 72 h
+    assert result.outcome is Stage.EXPIRED
+    saga.assert_clean()
+
+
+async def test_validators_refuse_before_history(saga: Saga) -> None:
+    """Unknown approver, second decision and wrong stage are refused with a reason."""
+    request = base_request(approval={"approvers": ["alice"]})
+    handle = await saga.start(request)
+    await saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await handle.execute_update(
+            ProvisionNumbersWorkflow.approve, ApprovalDecision(approver="mallory")
+        )
+    assert "not an approver" in str(caught.value.cause)
+    await handle.execute_update(
+        ProvisionNumbersWorkflow.approve, ApprovalDecision(approver="alice")
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await handle.execute_update(
+            ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="oops")
+        )
+    assert "already approved" in str(caught.value.cause) or "not awaiting approval" in str(
+        caught.value.cause
+    )
+    result = await handle.result()
+    assert result.outcome is Stage.COMPLETED
+    with pytest.raises(Exception, match="(?i)not awaiting approval|already completed|not found"):
+        await handle.execute_update(
+            ProvisionNumbersWorkflow.approve, ApprovalDecision(approver="alice")
+        )
+
+
+async def test_auto_approval_under_cost(saga: Saga) -> None:
+    """With auto_under_cost and a cheap hold, no human is asked."""
+    request = base_request(approval={"mode": "auto_under_cost", "auto_approve_below": "10"})
+    result = await (await saga.start(request)).result()
+    assert result.outcome is Stage.COMPLETED
+    assert len(saga.owned()) == 2
+
+
+async def test_late_approval_acquires_a_new_hold_without_reapproval(saga: Saga) -> None:
+    """Approved 3 h later: the old reservation lapsed; a new one is bought at the approved cost."""
+    handle = await saga.start(base_request())
+    first = await saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    await saga.env.sleep(timedelta(hours=3))
+    saga.emulator.advance(3 * 3600)
+    assert saga.active_reservations() == []  # the hold lapsed in the service too
+    await handle.execute_update(
+        ProvisionNumbersWorkflow.approve, ApprovalDecision(approver="alice")
+    )
+    result = await handle.result()
+    assert result.outcome is Stage.COMPLETED
+    status = await saga.status(handle)
+    assert status.hold_id != first.hold_id
+    assert len(status.approvals) == 1
+    assert sorted(saga.owned()) == sorted(result.numbers)
+    assert any(e.note and "hold lapsed" in e.note for e in status.timeline)
+    reservations = saga.state()["phoneNumbers"]["reservations"]
+    assert sorted(r["status"] for r in reservations) == ["completed", "expired"]
+
+
+async def test_late_approval_with_higher_cost_asks_again(saga: Saga) -> None:
+    """The new hold costs more than approved (more stock now): approval is asked again."""
+    async with saga.emulator.phone_numbers() as client:  # leave one 1-844 number in stock
+        browse = await client.browse_available_phone_numbers(
+            country_code="US", phone_number_type="tollFree", phone_number_prefixes=["1844"]
+        )
+        await client.create_or_update_reservation(
+            reservation_id=uuid.uuid4(), numbers_to_add=browse.phone_numbers[:19]
+        )
+        left = [n async for n in _available(client)]
+        blocker = uuid.uuid4()
+        await client.create_or_update_reservation(reservation_id=blocker, numbers_to_add=left[1:])
+    request = base_request(phone_number_prefixes=["1844"], partial="accept")
+    handle = await saga.start(request)
+    first = await saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    assert len(first.numbers) == 1
+    await saga.env.sleep(timedelta(hours=3))
+    saga.emulator.advance(3 * 3600)  # every hold lapses, the blocker's too: stock is back
+    await handle.execute_update(
+        ProvisionNumbersWorkflow.approve, ApprovalDecision(approver="alice")
+    )
+    again = await saga.wait_for(
+        handle,
+        lambda s: (
+            s.stage is Stage.AWAITING_APPROVAL
+            and len(s.approvals) == 1
+            and s.hold_id != first.hold_id
+        ),
+    )
+    assert again.monthly_cost is not None and first.monthly_cost is not None
+    assert again.monthly_cost > first.monthly_cost == again.approved_cost
+    await handle.execute_update(
+        ProvisionNumbersWorkflow.approve, ApprovalDecision(approver="alice")
+    )
+    result = await handle.result()
+    assert result.outcome is Stage.COMPLETED and len(result.numbers) == 2
+    assert sorted(saga.owned()) == sorted(result.numbers)
+
+
+async def _available(client):  # type: ignore[no-untyped-def]
+    browse = await client.browse_available_phone_numbers(
+        country_code="US", phone_number_type="tollFree", phone_number_prefixes=["1844"]
+    )
+    for number in browse.phone_numbers:
+        yield number

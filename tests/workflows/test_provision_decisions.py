@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
+from acs import AvailablePhoneNumber, PhoneNumbersClient
 from contracts.provision import ApprovalDecision, Rejection, Stage
 from tests.workflows.conftest import Saga, base_request
 from workflows import ProvisionNumbersWorkflow
@@ -135,7 +137,7 @@ async def test_late_approval_with_higher_cost_asks_again(saga: Saga) -> None:
     assert sorted(saga.owned()) == sorted(result.numbers)
 
 
-async def _available(client):  # type: ignore[no-untyped-def]
+async def _available(client: PhoneNumbersClient) -> AsyncIterator[AvailablePhoneNumber]:
     browse = await client.browse_available_phone_numbers(
         country_code="US", phone_number_type="tollFree", phone_number_prefixes=["1844"]
     )

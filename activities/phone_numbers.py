@@ -102,14 +102,21 @@ class PhoneNumberActivities:
                 existing = None
             if existing is not None and existing.status is not ReservationStatus.ACTIVE:
                 raise _hold_expired(f"reservation is {existing.status}")
-            reservation = existing or await self._reserve(hold.hold_id, request)
+            if existing is None:
+                existing = await self._client.create_or_update_reservation(
+                    reservation_id=hold.hold_id
+                )
+            reservation = await self._top_up(hold.hold_id, existing, request)
             return _reservation_hold(hold.hold_id, reservation)
 
-    async def _reserve(
-        self, reservation_id: str, request: ProvisionRequest
+    async def _top_up(
+        self, reservation_id: str, reservation: PhoneNumbersReservation, request: ProvisionRequest
     ) -> PhoneNumbersReservation:
-        tried: set[str] = set()
-        reservation = await self._client.create_or_update_reservation(reservation_id=reservation_id)
+        """Browse and add numbers until the reservation holds ``quantity`` or stock runs out.
+
+        A retried attempt continues from what the reservation already holds.
+        """
+        tried: set[str] = set(reservation.phone_numbers or {})
         for _ in range(_BROWSE_ROUNDS):
             held = len(_reserved(reservation))
             if held >= request.quantity:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -22,7 +22,13 @@ from temporalio.worker import Worker
 
 from acs import PhoneNumbersClient, SipRoutingClient
 from activities import build_activities
-from contracts.provision import ProvisionRequest, ProvisionStatus, Stage, workflow_id_for
+from contracts.provision import (
+    ApprovalDecision,
+    ProvisionRequest,
+    ProvisionStatus,
+    Stage,
+    workflow_id_for,
+)
 from emulator import EmulatorConfig, create_app
 from tests.conftest import EmulatorEnv
 from worker import register_search_attributes
@@ -111,6 +117,24 @@ class Saga:
         self, handle: WorkflowHandle[Any, Any], stage: Stage, timeout: float = 20
     ) -> ProvisionStatus:
         return await self.wait_for(handle, lambda s: s.stage is stage, timeout)
+
+    def fault(self, rule: dict[str, Any]) -> None:
+        """Add an emulator fault rule."""
+        self.emulator.app.emulator.faults.add(rule)
+
+    async def approve(self, handle: WorkflowHandle[Any, Any]) -> ProvisionStatus:
+        """Wait for the approval stage and approve as ``alice``."""
+        await self.wait_stage(handle, Stage.AWAITING_APPROVAL)
+        return await handle.execute_update(
+            ProvisionNumbersWorkflow.approve, ApprovalDecision(approver="alice")
+        )
+
+    async def failure(self, handle: WorkflowHandle[Any, Any]) -> BaseException:
+        """Await a run that must fail; return the failure's cause."""
+        with pytest.raises(WorkflowFailureError) as caught:
+            await handle.result()
+        assert caught.value.cause is not None
+        return caught.value.cause
 
     def state(self) -> Any:
         return self.emulator.state

@@ -164,6 +164,7 @@ class ProvisionNumbersWorkflow:
                 HoldInput(request=request, hold_id=hold_id),
                 start_to_close_timeout=ACS_CALL_TIMEOUT * 3,
                 retry_policy=ACS_CALL,
+                cancellation_type=_WAIT,
             )
         else:
             search = await workflow.execute_activity_method(
@@ -171,11 +172,13 @@ class ProvisionNumbersWorkflow:
                 HoldInput(request=request, hold_id=hold_id),
                 start_to_close_timeout=ACS_CALL_TIMEOUT,
                 retry_policy=ACS_CALL,
+                cancellation_type=_WAIT,
             )
             self._register(
                 "let the search hold lapse",
                 self._release_hold(HoldStrategy.SEARCH, str(search.resource_id)),
             )
+            self._raise_if_cancelled()
             self._expect_success(await self._poll(search), "search")
             hold = await workflow.execute_activity_method(
                 PhoneNumberActivities.get_search_hold,
@@ -185,6 +188,7 @@ class ProvisionNumbersWorkflow:
             )
         self._hold = hold
         self._numbers = hold.numbers
+        self._raise_if_cancelled()
         self._check_stock_and_budget(hold)
 
     def _check_stock_and_budget(self, hold: HoldResult) -> None:

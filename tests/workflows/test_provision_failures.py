@@ -194,3 +194,20 @@ def test_invalid_requests_fail_before_any_call(change: dict[str, object], field:
     with pytest.raises(ValidationError) as caught:
         ProvisionRequest.model_validate(values)
     assert field in str(caught.value)
+
+
+async def test_compensation_failure_says_what_is_left(saga: Saga) -> None:
+    """When a compensation cannot finish, the run says exactly what an operator must clean up."""
+    saga.fault({"operation": "PhoneNumbers_UpdateCapabilities", "action": {"type": "status", "status": 400, "code": "InvalidInput"}})
+    saga.fault({"operation": "PhoneNumbers_ReleasePhoneNumber", "action": {"type": "status", "status": 403, "code": "InsufficientPermissions", "message": "release locked"}})
+    handle = await saga.start(base_request())
+    await saga.approve(handle)
+    kind, message = _type_and_message(await saga.failure(handle))
+    assert kind == "CompensationFailed"
+    status = await saga.status(handle)
+    assert status.stage is Stage.COMPENSATION_FAILED and status.outcome is Stage.FAILED
+    assert len(status.left_for_operator) == 1
+    assert status.left_for_operator[0].startswith("release purchased numbers")
+    assert "release locked" in status.left_for_operator[0]
+    assert len(saga.owned()) == 2 and sorted(saga.owned()) == sorted(status.numbers)
+    assert saga.active_reservations() == [] and saga.routes() == []

@@ -37,14 +37,8 @@ ACS_ERROR_TYPES = (
     ACS_OPERATION_FAILED,
     ACS_PROTOCOL,
 )
-ACS_NON_RETRYABLE = (
-    ACS_AUTH,
-    ACS_NOT_FOUND,
-    ACS_CONFLICT,
-    ACS_VALIDATION,
-    ACS_OPERATION_FAILED,
-    ACS_PROTOCOL,
-)
+ACS_RETRYABLE = (ACS_TRANSPORT, ACS_THROTTLED, ACS_SERVER)
+ACS_NON_RETRYABLE = tuple(t for t in ACS_ERROR_TYPES if t not in ACS_RETRYABLE)
 
 OPERATION_PENDING = "OperationPending"
 """Raised by the poll activity while an LRO runs; its retries are the polling loop."""

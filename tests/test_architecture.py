@@ -30,3 +30,17 @@ def test_library_packages_import_no_project_code(package: str) -> None:
     """acs and emulator stand alone (and acs never imports temporalio)."""
     assert imported_top_levels(package) & (PROJECT - {package}) == set()
     assert "temporalio" not in imported_top_levels(package)
+
+
+def test_contracts_are_free_of_io_and_implementation() -> None:
+    """contracts/ crosses the sandbox: no HTTP, no ACS client, no activities or workflows."""
+    forbidden = {"acs", "activities", "workflows", "emulator", "httpx", "settings", "worker"}
+    assert imported_top_levels("contracts") & forbidden == set()
+
+
+def test_workflows_reach_acs_only_through_activities() -> None:
+    """Workflows never import the ACS client, the emulator or an HTTP library directly."""
+    assert (
+        imported_top_levels("workflows") & {"acs", "emulator", "httpx", "structlog", "settings"}
+        == set()
+    )

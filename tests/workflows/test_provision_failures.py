@@ -198,8 +198,23 @@ def test_invalid_requests_fail_before_any_call(change: dict[str, object], field:
 
 async def test_compensation_failure_says_what_is_left(saga: Saga) -> None:
     """When a compensation cannot finish, the run says exactly what an operator must clean up."""
-    saga.fault({"operation": "PhoneNumbers_UpdateCapabilities", "action": {"type": "status", "status": 400, "code": "InvalidInput"}})
-    saga.fault({"operation": "PhoneNumbers_ReleasePhoneNumber", "action": {"type": "status", "status": 403, "code": "InsufficientPermissions", "message": "release locked"}})
+    saga.fault(
+        {
+            "operation": "PhoneNumbers_UpdateCapabilities",
+            "action": {"type": "status", "status": 400, "code": "InvalidInput"},
+        }
+    )
+    saga.fault(
+        {
+            "operation": "PhoneNumbers_ReleasePhoneNumber",
+            "action": {
+                "type": "status",
+                "status": 403,
+                "code": "InsufficientPermissions",
+                "message": "release locked",
+            },
+        }
+    )
     handle = await saga.start(base_request())
     await saga.approve(handle)
     kind, message = _type_and_message(await saga.failure(handle))

@@ -20,7 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 from temporalio.worker import Worker
 
-from acs import HmacAuth, PhoneNumbersClient, SipRoutingClient, parse_connection_string
+from acs import Credential, HmacAuth, PhoneNumbersClient, SipRoutingClient, parse_connection_string
 from activities import build_activities
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 from logconfig import configure_logging
@@ -52,14 +52,14 @@ async def open_acs_clients(
     http = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(30, connect=10)))
     if settings.acs_connection_string is not None:
         endpoint, key = parse_connection_string(settings.acs_connection_string.get_secret_value())
-        credential: object = HmacAuth(key)
+        credential: Credential = HmacAuth(key)
     else:
         from azure.identity.aio import DefaultAzureCredential
 
         endpoint = str(settings.acs_endpoint)
         credential = await stack.enter_async_context(DefaultAzureCredential())
-    numbers = PhoneNumbersClient(endpoint, credential, http_client=http)  # type: ignore[arg-type]
-    sip = SipRoutingClient(endpoint, credential, http_client=http)  # type: ignore[arg-type]
+    numbers = PhoneNumbersClient(endpoint, credential, http_client=http)
+    sip = SipRoutingClient(endpoint, credential, http_client=http)
     return numbers, sip
 
 

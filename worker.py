@@ -84,7 +84,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=build_activities(numbers, sip),
+        activities=build_activities(numbers, sip, client, task_queue),
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
 

@@ -3,20 +3,32 @@
 from collections.abc import Callable
 from typing import Any
 
+from temporalio.client import Client
+
 from acs import PhoneNumbersClient, SipRoutingClient
 
+from .inventory import InventoryActivities
 from .phone_numbers import PhoneNumberActivities
-from .routing import RoutingActivities
+from .sip import SipDocumentActivities
+from .writer import SipWriterActivities
 
-__all__ = ["PhoneNumberActivities", "RoutingActivities", "build_activities"]
+__all__ = [
+    "InventoryActivities",
+    "PhoneNumberActivities",
+    "SipDocumentActivities",
+    "SipWriterActivities",
+    "build_activities",
+]
 
 
 def build_activities(
-    numbers: PhoneNumbersClient, sip: SipRoutingClient
+    numbers: PhoneNumbersClient, sip: SipRoutingClient, client: Client, task_queue: str
 ) -> list[Callable[..., Any]]:
-    """Every activity of the worker, bound to its clients."""
+    """Every activity of the worker, bound to its clients and to this resource's SIP writer."""
     phone = PhoneNumberActivities(numbers)
-    routing = RoutingActivities(sip)
+    document = SipDocumentActivities(sip)
+    writer = SipWriterActivities(client, numbers.endpoint, task_queue)
+    inventory = InventoryActivities(numbers, sip)
     return [
         phone.acquire_reservation,
         phone.begin_search,
@@ -27,6 +39,13 @@ def build_activities(
         phone.poll_operation,
         phone.begin_update_capabilities,
         phone.release_numbers,
-        routing.attach_route,
-        routing.detach_route,
+        document.read_sip_document,
+        document.patch_sip_document,
+        writer.attach_route,
+        writer.detach_route,
+        writer.record_numbers,
+        writer.forget_numbers,
+        writer.get_ledger,
+        writer.open_saga_numbers,
+        inventory.inventory_snapshot,
     ]

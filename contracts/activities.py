@@ -116,6 +116,7 @@ class AttachRouteInput(_Model):
 class DetachRouteInput(_Model):
     """Remove the ticket's route, then the trunks it added that no route uses any more."""
 
+    ticket_id: str
     route_name: str
     trunks_added: tuple[str, ...] = ()
 

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 __all__ = [
+    "PROVISION_WORKFLOW_TYPE",
     "ApprovalDecision",
     "ApprovalMode",
     "ApprovalPolicy",
@@ -38,6 +39,10 @@ __all__ = [
 ]
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+PROVISION_WORKFLOW_TYPE = "ProvisionNumbersWorkflow"
+"""Workflow type of the saga, for callers that must not import workflow code."""
 
 
 def workflow_id_for(ticket_id: str) -> str:

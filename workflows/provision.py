@@ -22,7 +22,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import PhoneNumberActivities, RoutingActivities
+    from activities import PhoneNumberActivities, SipWriterActivities
     from contracts.activities import (
         AttachRouteInput,
         CapabilityUpdateInput,
@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
     )
     from contracts.search_attributes import COUNTRY_CODE, PROVISIONING_STAGE, TICKET_ID
+    from contracts.sip import NumbersOwnership
 
     from ._policies import (
         ACS_CALL,
@@ -343,6 +344,12 @@ class ProvisionNumbersWorkflow:
             start_to_close_timeout=ACS_CALL_TIMEOUT * 3,
             retry_policy=ACS_CALL,
         )
+        await workflow.execute_activity_method(
+            SipWriterActivities.record_numbers,
+            NumbersOwnership(ticket_id=self._request.ticket_id, numbers=self._numbers),
+            start_to_close_timeout=ACS_CALL_TIMEOUT,
+            retry_policy=ACS_CALL,
+        )
         if set(self._numbers) != set(hold.numbers):
             raise ApplicationError(
                 f"purchase succeeded but {len(hold.numbers) - len(self._numbers)} numbers are not owned",
@@ -361,6 +368,12 @@ class ProvisionNumbersWorkflow:
                 ReleaseNumbersInput(numbers=hold.numbers),
                 start_to_close_timeout=COMPENSATION_TIMEOUT,
                 heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=COMPENSATION,
+            )
+            await workflow.execute_activity_method(
+                SipWriterActivities.forget_numbers,
+                NumbersOwnership(ticket_id=self._request.ticket_id, numbers=hold.numbers),
+                start_to_close_timeout=ACS_CALL_TIMEOUT,
                 retry_policy=COMPENSATION,
             )
 
@@ -406,7 +419,7 @@ class ProvisionNumbersWorkflow:
         name = self._request.route_name
         self._register(f"detach route {name}", self._detach_route(name))
         self._route = await workflow.execute_activity_method(
-            RoutingActivities.attach_route,
+            SipWriterActivities.attach_route,
             AttachRouteInput(
                 ticket_id=self._request.ticket_id,
                 route_name=name,
@@ -423,8 +436,10 @@ class ProvisionNumbersWorkflow:
         async def detach() -> None:
             added = self._route.trunks_added if self._route else ()
             await workflow.execute_activity_method(
-                RoutingActivities.detach_route,
-                DetachRouteInput(route_name=name, trunks_added=added),
+                SipWriterActivities.detach_route,
+                DetachRouteInput(
+                    ticket_id=self._request.ticket_id, route_name=name, trunks_added=added
+                ),
                 start_to_close_timeout=ACS_CALL_TIMEOUT * 2,
                 retry_policy=COMPENSATION,
             )

@@ -14,11 +14,13 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.operations import ReleaseRequest, release_workflow_id
 from contracts.provision import Rejection, Stage
+from contracts.sip import sip_workflow_id
 from emulator import EmulatorConfig
 from tests.workflows.conftest import TEST_SERVER, Saga, base_request, make_saga
 from worker import register_search_attributes
-from workflows import ProvisionNumbersWorkflow
+from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -66,7 +68,37 @@ async def cancelled(saga: Saga) -> str:
     return handle.id
 
 
-SCENARIOS = [happy_reservation, happy_search, rejected, compensated, cancelled]
+async def released(saga: Saga) -> str:
+    handle = await saga.start(base_request(ticket_id="REPLAY-released"))
+    await saga.approve(handle)
+    await handle.result()
+    release = await saga.client.start_workflow(
+        ReleaseNumbersWorkflow.run,
+        ReleaseRequest(ticket_id="REPLAY-released"),
+        id=release_workflow_id("REPLAY-released"),
+        task_queue=saga.task_queue,
+    )
+    await release.result()
+    return release.id
+
+
+async def sip_writer(saga: Saga) -> str:
+    for ticket in ("REPLAY-sip-1", "REPLAY-sip-2"):
+        handle = await saga.start(base_request(ticket_id=ticket, quantity=1))
+        await saga.approve(handle)
+        await handle.result()
+    return sip_workflow_id(saga.emulator.endpoint)
+
+
+SCENARIOS = [
+    happy_reservation,
+    happy_search,
+    rejected,
+    compensated,
+    cancelled,
+    released,
+    sip_writer,
+]
 
 
 async def main() -> None:
@@ -81,7 +113,14 @@ async def main() -> None:
             async for saga in make_saga(env, EmulatorConfig(lro_seconds=0.0)):
                 workflow_id = await scenario(saga)
                 history = await env.client.get_workflow_handle(workflow_id).fetch_history()
-                path = HISTORIES / f"provision-{scenario.__name__}.json"
+                prefix = (
+                    "sip_routing"
+                    if scenario is sip_writer
+                    else "release"
+                    if scenario is released
+                    else "provision"
+                )
+                path = HISTORIES / f"{prefix}-{scenario.__name__}.json"
                 path.write_text(history.to_json())
                 print(f"wrote {path}")  # noqa: T201
         finally:

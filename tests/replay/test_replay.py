@@ -26,7 +26,7 @@ def load(path: Path) -> WorkflowHistory:
 
 
 def test_corpus_covers_the_main_paths() -> None:
-    """Happy paths, rejection, compensation after failure and cancellation are recorded."""
+    """Happy paths, rejection, compensation, cancellation, a release and the SIP writer."""
     names = {p.stem for p in HISTORIES}
     assert {
         "provision-happy_reservation",
@@ -34,6 +34,8 @@ def test_corpus_covers_the_main_paths() -> None:
         "provision-rejected",
         "provision-compensated",
         "provision-cancelled",
+        "release-released",
+        "sip_routing-sip_writer",
     } <= names
 
 

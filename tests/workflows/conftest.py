@@ -174,7 +174,7 @@ async def make_saga(env: WorkflowEnvironment, config: EmulatorConfig) -> AsyncIt
             env.client,
             task_queue=task_queue,
             workflows=WORKFLOWS,
-            activities=build_activities(numbers, sip),
+            activities=build_activities(numbers, sip, env.client, task_queue),
         ),
     ):
         saga = Saga(env, emulator, task_queue)

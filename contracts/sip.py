@@ -1,0 +1,185 @@
+"""Contract of the SIP single writer: the document, the ledger, and the updates' payloads."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .provision import Fqdn, TrunkSpec
+
+__all__ = [
+    "MAX_ROUTES",
+    "MAX_TRUNKS",
+    "SIP_WORKFLOW_TYPE",
+    "AttachRouteRequest",
+    "DetachRouteRequest",
+    "EnsureTrunksRequest",
+    "LedgerEntry",
+    "NumbersOwnership",
+    "RemoveTrunkRequest",
+    "RouteMatch",
+    "RouteSpec",
+    "RouteWritten",
+    "SipDocument",
+    "SipRoutingInput",
+    "SipRoutingState",
+    "dotnet_compatible_pattern",
+    "sip_workflow_id",
+]
+
+SIP_WORKFLOW_TYPE = "SipRoutingWorkflow"
+"""Workflow type of the writer, for callers that must not import workflow code."""
+
+MAX_TRUNKS = 250
+MAX_ROUTES = 250
+
+# Constructs Python's `re` and .NET's Regex read differently (or only one of them knows). ACS
+# evaluates patterns with .NET; numberflow places routes with Python: both must agree.
+_DIVERGENT = (
+    (re.compile(r"\(\?P[<=]"), "Python-only named groups (?P<...>)/(?P=...)"),
+    (re.compile(r"(?<!\\)[*+?}]\+"), "possessive quantifiers (.NET has none)"),
+    (re.compile(r"\\Z"), r"\Z (.NET also matches before a final newline)"),
+    (re.compile(r"-\["), "character-class subtraction [a-z-[...]] (.NET only)"),
+    (re.compile(r"\\[pP]\{"), r"Unicode categories \p{...} (.NET only)"),
+)
+
+
+def dotnet_compatible_pattern(pattern: str) -> str:
+    """Return the pattern if it compiles and means the same in Python and .NET, else raise."""
+    if not pattern or len(pattern) > 1024:
+        raise ValueError("number pattern must be 1 to 1024 characters")
+    for construct, why in _DIVERGENT:
+        if construct.search(pattern):
+            raise ValueError(f"number pattern uses {why}; write it so .NET and Python agree")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"number pattern does not compile: {exc}") from exc
+    return pattern
+
+
+def sip_workflow_id(endpoint: str) -> str:
+    """One writer per ACS resource: ``sip-routing-{resource host}``."""
+    host = urlsplit(endpoint).netloc or endpoint
+    return f"sip-routing-{host}"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RouteSpec(_Model):
+    """A voice route as the writer keeps it (the ACS ``TrunkRoute``)."""
+
+    name: str = Field(min_length=1, max_length=256)
+    number_pattern: str
+    trunks: tuple[str, ...] = ()
+    description: str | None = Field(None, max_length=1024)
+
+    @field_validator("number_pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        return dotnet_compatible_pattern(value)
+
+
+class SipDocument(_Model):
+    """The direct-routing document: trunks (FQDN → port, in order) and routes (in order)."""
+
+    trunks: dict[str, int] = Field(default_factory=dict)
+    routes: tuple[RouteSpec, ...] = ()
+
+    def route_for(self, number: str) -> RouteMatch:
+        """Which route and trunk a call to ``number`` takes: the first matching route wins."""
+        for index, route in enumerate(self.routes):
+            if re.match(route.number_pattern, number):
+                return RouteMatch(
+                    number=number,
+                    route=route.name,
+                    position=index,
+                    trunk=next(iter(route.trunks), None),
+                )
+        return RouteMatch(number=number)
+
+
+class RouteMatch(_Model):
+    """Answer of the ``route_for`` query."""
+
+    number: str
+    route: str | None = None
+    position: int | None = None
+    trunk: str | None = None
+
+
+class LedgerEntry(_Model):
+    """What one ticket owns on this resource."""
+
+    ticket_id: str
+    numbers: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+
+
+class SipRoutingState(_Model):
+    """Everything the writer carries across continue-as-new."""
+
+    ledger: dict[str, LedgerEntry] = Field(default_factory=dict)
+    last_written: SipDocument | None = None
+
+
+class SipRoutingInput(_Model):
+    """Start (or continue) the writer of one resource."""
+
+    resource: str
+    state: SipRoutingState = SipRoutingState()
+    continue_as_new_after: int = Field(3_000, ge=10)
+    """History length after which the run continues as new (below the ~4,000 suggestion)."""
+
+
+class EnsureTrunksRequest(_Model):
+    """Make sure these trunks exist (ports updated if they differ)."""
+
+    trunks: tuple[TrunkSpec, ...] = Field(min_length=1, max_length=MAX_TRUNKS)
+
+
+class AttachRouteRequest(_Model):
+    """Attach a ticket's route for its numbers to trunks."""
+
+    ticket_id: str
+    route_name: str = Field(min_length=1, max_length=256)
+    numbers: tuple[str, ...] = Field(min_length=1)
+    trunks: tuple[TrunkSpec, ...] = Field(min_length=1, max_length=MAX_TRUNKS)
+    position: int | None = Field(None, ge=0)
+    """Pin the route at this index; refused if an earlier route would take its numbers."""
+
+
+class DetachRouteRequest(_Model):
+    """Remove a ticket's route, then the trunks it added that no route uses any more."""
+
+    ticket_id: str
+    route_name: str
+    remove_unused_trunks: tuple[Fqdn, ...] = ()
+
+
+class RemoveTrunkRequest(_Model):
+    """Delete a trunk no route uses."""
+
+    fqdn: Fqdn
+
+
+class NumbersOwnership(_Model):
+    """Record (or forget) that a ticket owns numbers."""
+
+    ticket_id: str
+    numbers: tuple[str, ...]
+
+
+class RouteWritten(_Model):
+    """What an attach wrote."""
+
+    route_name: str
+    number_pattern: str
+    position: int
+    trunks_added: tuple[str, ...]

@@ -1,0 +1,83 @@
+"""``ReleaseNumbersWorkflow``: give back everything a ticket owns, routes first.
+
+Idempotent: it works from the ledger and skips what is already gone, so a second run (or a
+retry after a crash) finds nothing left to do and does nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities import PhoneNumberActivities, SipWriterActivities
+    from contracts.activities import DetachRouteInput, ReleaseNumbersInput
+    from contracts.operations import ReleaseRequest, ReleaseResult, ReleaseStatus
+    from contracts.sip import LedgerEntry, NumbersOwnership
+
+    from ._policies import ACS_CALL, ACS_CALL_TIMEOUT, COMPENSATION, COMPENSATION_TIMEOUT
+
+__all__ = ["ReleaseNumbersWorkflow"]
+
+
+@workflow.defn
+class ReleaseNumbersWorkflow:
+    """Detach the ticket's routes, then release its numbers, then update the ledger."""
+
+    @workflow.init
+    def __init__(self, request: ReleaseRequest) -> None:
+        self._ticket = request.ticket_id
+        self._stage = "looking_up"
+        self._entry = LedgerEntry(ticket_id=request.ticket_id)
+
+    @workflow.run
+    async def run(self, request: ReleaseRequest) -> ReleaseResult:  # noqa: ARG002 - read in init
+        """Release in the only safe order: routes, then numbers."""
+        ledger = await workflow.execute_activity_method(
+            SipWriterActivities.get_ledger,
+            start_to_close_timeout=ACS_CALL_TIMEOUT,
+            retry_policy=ACS_CALL,
+        )
+        self._entry = ledger.get(self._ticket) or self._entry
+        self._stage = "detaching_routes"
+        for route in self._entry.routes:
+            await workflow.execute_activity_method(
+                SipWriterActivities.detach_route,
+                DetachRouteInput(ticket_id=self._ticket, route_name=route),
+                start_to_close_timeout=ACS_CALL_TIMEOUT * 2,
+                retry_policy=COMPENSATION,
+            )
+        self._stage = "releasing_numbers"
+        released = await workflow.execute_activity_method(
+            PhoneNumberActivities.release_numbers,
+            ReleaseNumbersInput(numbers=self._entry.numbers),
+            start_to_close_timeout=COMPENSATION_TIMEOUT,
+            heartbeat_timeout=timedelta(seconds=30),
+            retry_policy=COMPENSATION,
+        )
+        if self._entry.numbers:
+            await workflow.execute_activity_method(
+                SipWriterActivities.forget_numbers,
+                NumbersOwnership(ticket_id=self._ticket, numbers=self._entry.numbers),
+                start_to_close_timeout=ACS_CALL_TIMEOUT,
+                retry_policy=COMPENSATION,
+            )
+        self._stage = "released"
+        gone = set(released.already_gone)
+        return ReleaseResult(
+            ticket_id=self._ticket,
+            routes_removed=self._entry.routes,
+            numbers_released=tuple(n for n in self._entry.numbers if n not in gone),
+            numbers_already_gone=released.already_gone,
+        )
+
+    @workflow.query
+    def status(self) -> ReleaseStatus:
+        """Where the release is."""
+        return ReleaseStatus(
+            ticket_id=self._ticket,
+            stage=self._stage,
+            routes=self._entry.routes,
+            numbers=self._entry.numbers,
+        )

@@ -1,0 +1,305 @@
+"""``SipRoutingWorkflow``: the one writer of one ACS resource's direct-routing document.
+
+``PATCH /sip`` replaces the routes list wholesale and has no ETag, so two writers that read,
+modify and write at once lose a route. Every numberflow change goes through this workflow's
+Updates instead, one at a time under a lock, each a fresh read-modify-write. It also keeps the
+ledger of which ticket owns which numbers and routes, and continues as new before its history
+grows long, carrying that state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.sip import SipDocumentActivities
+    from contracts.provision import TrunkSpec
+    from contracts.sip import (
+        MAX_ROUTES,
+        MAX_TRUNKS,
+        AttachRouteRequest,
+        DetachRouteRequest,
+        EnsureTrunksRequest,
+        LedgerEntry,
+        NumbersOwnership,
+        RemoveTrunkRequest,
+        RouteMatch,
+        RouteSpec,
+        RouteWritten,
+        SipDocument,
+        SipRoutingInput,
+        SipRoutingState,
+    )
+
+    from ._policies import ACS_CALL, ACS_CALL_TIMEOUT
+
+__all__ = ["SipRoutingWorkflow", "exact_number_pattern", "placement_index"]
+
+ROUTE_SHADOWED = "RouteShadowed"
+
+
+def exact_number_pattern(numbers: tuple[str, ...]) -> str:
+    """A pattern that matches exactly these numbers and nothing else."""
+    return "^(" + "|".join(re.escape(n) for n in sorted(set(numbers))) + ")$"
+
+
+def placement_index(routes: tuple[RouteSpec, ...], numbers: tuple[str, ...]) -> int:
+    """Before the first route that would take any of these numbers (first match wins)."""
+    for index, route in enumerate(routes):
+        if any(re.match(route.number_pattern, n) for n in numbers):
+            return index
+    return len(routes)
+
+
+@workflow.defn
+class SipRoutingWorkflow:
+    """Serialises SIP changes for one resource; answers which route a number takes."""
+
+    @workflow.init
+    def __init__(self, start: SipRoutingInput) -> None:
+        self._resource = start.resource
+        self._ledger: dict[str, LedgerEntry] = dict(start.state.ledger)
+        self._last: SipDocument = start.state.last_written or SipDocument()
+        self._limit = start.continue_as_new_after
+        self._lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, start: SipRoutingInput) -> None:  # noqa: ARG002 - read in init
+        """Live until the history is long, then continue as new with the same state."""
+        await workflow.wait_condition(
+            lambda: (
+                self._history_is_long()
+                and workflow.all_handlers_finished()
+                and not self._lock.locked()
+            )
+        )
+        workflow.continue_as_new(
+            SipRoutingInput(
+                resource=self._resource,
+                state=SipRoutingState(ledger=self._ledger, last_written=self._last),
+                continue_as_new_after=self._limit,
+            )
+        )
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._limit
+        )
+
+    # -- updates -------------------------------------------------------------------------------
+
+    @workflow.update
+    async def ensure_trunks(self, request: EnsureTrunksRequest) -> SipDocument:
+        """Make sure the trunks exist with these ports."""
+        async with self._lock:
+            current = await self._read()
+            patch = {
+                t.fqdn: {"sipSignalingPort": t.port}
+                for t in request.trunks
+                if current.trunks.get(t.fqdn) != t.port
+            }
+            if patch:
+                return await self._write({"trunks": patch})
+            return current
+
+    @ensure_trunks.validator
+    def _validate_ensure(self, request: EnsureTrunksRequest) -> None:
+        self._check_trunk_room(request.trunks)
+
+    @workflow.update
+    async def attach_route(self, request: AttachRouteRequest) -> RouteWritten:
+        """Write the ticket's route where it receives its numbers; idempotent by route name."""
+        async with self._lock:
+            current = await self._read()
+            route = RouteSpec(
+                name=request.route_name,
+                number_pattern=exact_number_pattern(request.numbers),
+                trunks=tuple(t.fqdn for t in request.trunks),
+                description=f"numberflow ticket {request.ticket_id}",
+            )
+            others = tuple(r for r in current.routes if r.name != route.name)
+            index = self._position(others, request)
+            routes = (*others[:index], route, *others[index:])
+            missing = tuple(t for t in request.trunks if t.fqdn not in current.trunks)
+            if routes != current.routes or missing:
+                patch: dict[str, Any] = {"routes": [_route_wire(r) for r in routes]}
+                if missing:
+                    patch["trunks"] = {t.fqdn: {"sipSignalingPort": t.port} for t in missing}
+                await self._write(patch)
+            self._own(request.ticket_id, numbers=request.numbers, routes=(route.name,))
+            return RouteWritten(
+                route_name=route.name,
+                number_pattern=route.number_pattern,
+                position=index,
+                trunks_added=tuple(t.fqdn for t in missing),
+            )
+
+    @attach_route.validator
+    def _validate_attach(self, request: AttachRouteRequest) -> None:
+        self._check_trunk_room(request.trunks)
+        owner = self._route_owner(request.route_name)
+        if owner is not None and owner != request.ticket_id:
+            raise ValueError(f"route name {request.route_name!r} belongs to ticket {owner}")
+        names = {r.name for r in self._last.routes} | {request.route_name}
+        if len(names) > MAX_ROUTES:
+            raise ValueError(f"the resource would have more than {MAX_ROUTES} routes")
+        others = tuple(r for r in self._last.routes if r.name != request.route_name)
+        natural = placement_index(others, request.numbers)
+        if request.position is not None and request.position > natural:
+            raise ValueError(
+                f"position {request.position} is after route {others[natural].name!r} "
+                f"(at {natural}), which would take these numbers' calls"
+            )
+
+    def _position(self, others: tuple[RouteSpec, ...], request: AttachRouteRequest) -> int:
+        natural = placement_index(others, request.numbers)
+        if request.position is None:
+            return natural
+        if request.position > natural:
+            shadow = others[natural].name
+            raise ApplicationError(
+                f"position {request.position} is after route {shadow!r} (at {natural}), "
+                "which would take these numbers' calls",
+                type=ROUTE_SHADOWED,
+                non_retryable=True,
+            )
+        return min(request.position, len(others))
+
+    @workflow.update
+    async def detach_route(self, request: DetachRouteRequest) -> SipDocument:
+        """Remove the route, then the listed trunks no route uses any more (routes first)."""
+        async with self._lock:
+            current = await self._read()
+            routes = tuple(r for r in current.routes if r.name != request.route_name)
+            if routes != current.routes:
+                current = await self._write({"routes": [_route_wire(r) for r in routes]})
+            in_use = {t for r in current.routes for t in r.trunks}
+            unused = [
+                f for f in request.remove_unused_trunks if f in current.trunks and f not in in_use
+            ]
+            if unused:
+                current = await self._write({"trunks": dict.fromkeys(unused)})
+            self._disown(request.ticket_id, routes=(request.route_name,))
+            return current
+
+    @workflow.update
+    async def remove_trunk(self, request: RemoveTrunkRequest) -> SipDocument:
+        """Delete a trunk (refused while a route uses it)."""
+        async with self._lock:
+            current = await self._read()
+            users = [r.name for r in current.routes if request.fqdn in r.trunks]
+            if users:
+                raise ApplicationError(
+                    f"trunk {request.fqdn} is used by routes {users}",
+                    type="TrunkInUse",
+                    non_retryable=True,
+                )
+            if request.fqdn not in current.trunks:
+                return current
+            return await self._write({"trunks": {request.fqdn: None}})
+
+    @remove_trunk.validator
+    def _validate_remove_trunk(self, request: RemoveTrunkRequest) -> None:
+        users = [r.name for r in self._last.routes if request.fqdn in r.trunks]
+        if users:
+            raise ValueError(f"trunk {request.fqdn} is used by routes {users}; detach them first")
+
+    @workflow.update
+    def record_numbers(self, ownership: NumbersOwnership) -> LedgerEntry:
+        """The ticket owns these numbers (fed by the provisioning saga after its purchase)."""
+        return self._own(ownership.ticket_id, numbers=ownership.numbers)
+
+    @workflow.update
+    def forget_numbers(self, ownership: NumbersOwnership) -> LedgerEntry:
+        """The ticket no longer owns these numbers (released)."""
+        return self._disown(ownership.ticket_id, numbers=ownership.numbers)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    @workflow.query
+    def config(self) -> SipDocument:
+        """The document as this writer last wrote (or read) it."""
+        return self._last
+
+    @workflow.query
+    def route_for(self, number: str) -> RouteMatch:
+        """Which route and trunk a call to ``number`` takes (first match wins)."""
+        return self._last.route_for(number)
+
+    @workflow.query
+    def ledger(self) -> dict[str, LedgerEntry]:
+        """Ticket → numbers and routes it owns."""
+        return dict(self._ledger)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _read(self) -> SipDocument:
+        self._last = await workflow.execute_activity_method(
+            SipDocumentActivities.read_sip_document,
+            start_to_close_timeout=ACS_CALL_TIMEOUT,
+            retry_policy=ACS_CALL,
+        )
+        return self._last
+
+    async def _write(self, patch: dict[str, Any]) -> SipDocument:
+        self._last = await workflow.execute_activity_method(
+            SipDocumentActivities.patch_sip_document,
+            patch,
+            start_to_close_timeout=ACS_CALL_TIMEOUT,
+            retry_policy=ACS_CALL,
+        )
+        return self._last
+
+    def _check_trunk_room(self, trunks: tuple[TrunkSpec, ...]) -> None:
+        fqdns = set(self._last.trunks) | {t.fqdn for t in trunks}
+        if len(fqdns) > MAX_TRUNKS:
+            raise ValueError(f"the resource would have more than {MAX_TRUNKS} trunks")
+
+    def _route_owner(self, route_name: str) -> str | None:
+        return next((t for t, e in self._ledger.items() if route_name in e.routes), None)
+
+    def _own(
+        self, ticket_id: str, *, numbers: tuple[str, ...] = (), routes: tuple[str, ...] = ()
+    ) -> LedgerEntry:
+        entry = self._ledger.get(ticket_id) or LedgerEntry(ticket_id=ticket_id)
+        entry = LedgerEntry(
+            ticket_id=ticket_id,
+            numbers=tuple(dict.fromkeys((*entry.numbers, *numbers))),
+            routes=tuple(dict.fromkeys((*entry.routes, *routes))),
+            updated_at=workflow.now(),
+        )
+        self._ledger[ticket_id] = entry
+        return entry
+
+    def _disown(
+        self, ticket_id: str, *, numbers: tuple[str, ...] = (), routes: tuple[str, ...] = ()
+    ) -> LedgerEntry:
+        entry = self._ledger.get(ticket_id) or LedgerEntry(ticket_id=ticket_id)
+        entry = LedgerEntry(
+            ticket_id=ticket_id,
+            numbers=tuple(n for n in entry.numbers if n not in numbers),
+            routes=tuple(r for r in entry.routes if r not in routes),
+            updated_at=workflow.now(),
+        )
+        if entry.numbers or entry.routes:
+            self._ledger[ticket_id] = entry
+        else:
+            self._ledger.pop(ticket_id, None)
+        return entry
+
+
+def _route_wire(route: RouteSpec) -> dict[str, Any]:
+    wire: dict[str, Any] = {
+        "name": route.name,
+        "numberPattern": route.number_pattern,
+        "trunks": list(route.trunks),
+    }
+    if route.description:
+        wire["description"] = route.description
+    return wire

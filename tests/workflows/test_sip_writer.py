@@ -1,0 +1,296 @@
+"""The SIP single writer: no lost routes, placement, trunk safety, release, reconcile, CAN."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from acs import SipRoutingClient, SipTrunk, SipTrunkRoute
+from contracts.operations import ReconcileRequest, ReleaseRequest, release_workflow_id
+from contracts.provision import Stage, TrunkSpec
+from contracts.sip import (
+    AttachRouteRequest,
+    DetachRouteRequest,
+    RemoveTrunkRequest,
+    SipRoutingInput,
+    sip_workflow_id,
+)
+from tests.workflows.conftest import Saga, base_request
+from workflows import ReconcileWorkflow, ReleaseNumbersWorkflow, SipRoutingWorkflow
+
+AUTO = {"mode": "auto_under_cost", "auto_approve_below": "100"}
+SBC1 = TrunkSpec(fqdn="sbc1.example.com", port=5061)
+
+
+async def writer(saga: Saga, limit: int = 3000) -> WorkflowHandle[Any, Any]:
+    """Start (or reach) the resource's writer."""
+    handle = await saga.client.start_workflow(
+        SipRoutingWorkflow.run,
+        SipRoutingInput(resource=saga.emulator.endpoint, continue_as_new_after=limit),
+        id=sip_workflow_id(saga.emulator.endpoint),
+        task_queue=saga.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    saga.handles.append(handle)
+    return handle
+
+
+def preview_sip(saga: Saga) -> SipRoutingClient:
+    return saga.emulator.sip(preview=True)
+
+
+async def test_fifty_sagas_attach_fifty_routes(saga: Saga) -> None:
+    """50 sagas at once on one trunk: every route present, each receiving its own numbers."""
+    requests = [base_request(quantity=1, approval=AUTO, final_capabilities=None) for _ in range(50)]
+    handles = await asyncio.gather(*(saga.start(r) for r in requests))
+    results = await asyncio.gather(*(h.result() for h in handles))
+    assert all(r.outcome is Stage.COMPLETED for r in results)
+    routes = saga.routes()
+    assert len(routes) == 50
+    sip_handle = await writer(saga)
+    async with preview_sip(saga) as sip:
+        for result in results:
+            number = result.numbers[0]
+            match = await sip_handle.query(SipRoutingWorkflow.route_for, number)
+            assert (match.route, match.trunk) == (result.route_name, "sbc1.example.com")
+            first = (await sip.get_routes_for_number(number))[0]
+            assert first.name == result.route_name
+    ledger = await sip_handle.query(SipRoutingWorkflow.ledger)
+    assert len(ledger) == 50
+
+
+async def test_naive_parallel_writers_lose_routes(saga: Saga) -> None:
+    """Without the writer, 50 read-modify-write clients racing on /sip lose routes."""
+    saga.fault({"operation": "SipRouting_Update", "action": {"type": "latency", "seconds": 0.05}})
+    async with saga.emulator.sip() as sip:
+        await sip.set_trunk(SipTrunk(fqdn="sbc1.example.com", sip_signaling_port=5061))
+
+        async def naive(i: int) -> None:
+            current = await sip.list_routes()
+            mine = SipTrunkRoute(
+                name=f"naive-{i}",
+                number_pattern=rf"^\+1555000{i:04d}$",
+                trunks=["sbc1.example.com"],
+            )
+            await sip.set_routes([*current, mine])
+
+        await asyncio.gather(*(naive(i) for i in range(50)))
+        survivors = await sip.list_routes()
+    assert len(survivors) < 50  # the lost-update problem the single writer exists for
+
+
+async def test_new_route_is_placed_before_a_catch_all(saga: Saga) -> None:
+    """An existing ^\\+1\\d{10}$ route would take the calls: the new route goes in front of it."""
+    async with saga.emulator.sip() as sip:
+        await sip.set_trunk(SipTrunk(fqdn="sbc9.example.com", sip_signaling_port=5061))
+        await sip.set_routes(
+            [
+                SipTrunkRoute(
+                    name="catch-all", number_pattern=r"^\+1\d{10}$", trunks=["sbc9.example.com"]
+                )
+            ]
+        )
+    request = base_request(
+        quantity=1, approval=AUTO, final_capabilities=None, phone_number_prefixes=["1800"]
+    )
+    result = await (await saga.start(request)).result()
+    assert [r["name"] for r in saga.routes()] == [result.route_name, "catch-all"]
+    async with preview_sip(saga) as sip:
+        assert (await sip.get_routes_for_number(result.numbers[0]))[0].name == result.route_name
+
+
+async def test_pinned_position_honoured_or_refused(saga: Saga) -> None:
+    """A pin that keeps the route reachable is honoured; one behind a broader route is refused."""
+    async with saga.emulator.sip() as sip:
+        await sip.set_trunk(SipTrunk(fqdn="sbc9.example.com", sip_signaling_port=5061))
+        await sip.set_routes(
+            [
+                SipTrunkRoute(name="uk", number_pattern=r"^\+44\d+$", trunks=["sbc9.example.com"]),
+                SipTrunkRoute(
+                    name="catch-all", number_pattern=r"^\+1\d{10}$", trunks=["sbc9.example.com"]
+                ),
+            ]
+        )
+    handle = await writer(saga)
+    shadowed = AttachRouteRequest(
+        ticket_id="T-pin",
+        route_name="pinned",
+        numbers=("+14255550100",),
+        trunks=(SBC1,),
+        position=2,
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await handle.execute_update(SipRoutingWorkflow.attach_route, shadowed)
+    assert "catch-all" in str(caught.value.cause)
+    honoured = shadowed.model_copy(update={"position": 0})
+    written = await handle.execute_update(SipRoutingWorkflow.attach_route, honoured)
+    assert written.position == 0
+    assert [r["name"] for r in saga.routes()] == ["pinned", "uk", "catch-all"]
+
+
+async def test_trunk_in_use_cannot_be_removed_until_detached(saga: Saga) -> None:
+    """remove_trunk is refused by the validator while a route uses the trunk; detach first."""
+    handle = await writer(saga)
+    await handle.execute_update(
+        SipRoutingWorkflow.attach_route,
+        AttachRouteRequest(
+            ticket_id="T-trunk", route_name="r", numbers=("+14255550100",), trunks=(SBC1,)
+        ),
+    )
+    with pytest.raises((WorkflowUpdateFailedError, RPCError)) as caught:
+        await handle.execute_update(
+            SipRoutingWorkflow.remove_trunk, RemoveTrunkRequest(fqdn="sbc1.example.com")
+        )
+    assert "detach" in str(caught.value) + str(getattr(caught.value, "cause", ""))
+    assert "sbc1.example.com" in saga.state()["sip"]["trunks"]
+    await handle.execute_update(
+        SipRoutingWorkflow.detach_route, DetachRouteRequest(ticket_id="T-trunk", route_name="r")
+    )
+    await handle.execute_update(
+        SipRoutingWorkflow.remove_trunk, RemoveTrunkRequest(fqdn="sbc1.example.com")
+    )
+    assert saga.state()["sip"] == {
+        "trunks": {},
+        "routes": [],
+        "domains": {"example.com": {"enabled": True}},
+    }
+
+
+async def test_invalid_requests_are_refused_before_acs(saga: Saga) -> None:
+    """A .NET-incompatible pattern or a route name owned by another ticket never reaches ACS."""
+    handle = await writer(saga)
+    await handle.execute_update(
+        SipRoutingWorkflow.attach_route,
+        AttachRouteRequest(
+            ticket_id="T-a", route_name="shared-name", numbers=("+14255550100",), trunks=(SBC1,)
+        ),
+    )
+    before = saga.state()["requestCounts"].get("SipRouting_Update", 0)
+    with pytest.raises((WorkflowUpdateFailedError, RPCError)) as caught:
+        await handle.execute_update(
+            SipRoutingWorkflow.attach_route,
+            AttachRouteRequest(
+                ticket_id="T-b", route_name="shared-name", numbers=("+14255550101",), trunks=(SBC1,)
+            ),
+        )
+    assert "belongs to ticket T-a" in str(caught.value) + str(getattr(caught.value, "cause", ""))
+    assert saga.state()["requestCounts"].get("SipRouting_Update", 0) == before
+
+
+async def test_release_detaches_then_releases_and_twice_is_harmless(saga: Saga) -> None:
+    """Release removes the route, then the numbers, then the ledger entry; a rerun does nothing."""
+    request = base_request(approval=AUTO)
+    result = await (await saga.start(request)).result()
+    assert len(saga.owned()) == 2 and len(saga.routes()) == 1
+    first = await saga.client.execute_workflow(
+        ReleaseNumbersWorkflow.run,
+        ReleaseRequest(ticket_id=request.ticket_id),
+        id=release_workflow_id(request.ticket_id),
+        task_queue=saga.task_queue,
+    )
+    assert sorted(first.numbers_released) == sorted(result.numbers)
+    assert first.routes_removed == (result.route_name,)
+    assert saga.owned() == [] and saga.routes() == []
+    ledger = await (await writer(saga)).query(SipRoutingWorkflow.ledger)
+    assert request.ticket_id not in ledger
+    second = await saga.client.execute_workflow(
+        ReleaseNumbersWorkflow.run,
+        ReleaseRequest(ticket_id=request.ticket_id),
+        id=release_workflow_id(request.ticket_id) + "-again",
+        task_queue=saga.task_queue,
+    )
+    assert second.numbers_released == () and second.routes_removed == ()
+
+
+async def test_reconcile_reports_orphans_ghosts_and_unknown_routes(dev_saga: Saga) -> None:
+    """Numbers bought outside numberflow are orphans, released-outside ones ghosts; release only old orphans.
+
+    On the dev server: reconciliation lists running sagas through visibility, which the
+    time-skipping server does not implement.
+    """
+    saga = dev_saga
+    request = base_request(quantity=1, approval=AUTO, final_capabilities=None)
+    result = await (await dev_saga.start(request)).result()
+    owned = dev_saga.owned()
+    inventory = dev_saga.emulator.app.emulator.numbers
+    outside = next(
+        n
+        for n in inventory.inventory
+        if n.startswith("+44") and saga.emulator.app.emulator.numbers._is_available(n)
+    )
+    async with dev_saga.emulator.admin() as admin:
+        assert (
+            await admin.post("/numbers/purchase", json={"phoneNumber": outside})
+        ).status_code == 201
+    async with dev_saga.emulator.phone_numbers() as client:  # released outside numberflow
+        await client.wait(await client.begin_release_phone_number(owned[0]), polling_interval=0.01)
+    async with dev_saga.emulator.sip() as sip:
+        await sip.set_routes(
+            [
+                *await sip.list_routes(),
+                SipTrunkRoute(
+                    name="by-hand", number_pattern=r"^\+49\d+$", trunks=["sbc1.example.com"]
+                ),
+            ]
+        )
+
+    report = await dev_saga.client.execute_workflow(
+        ReconcileWorkflow.run,
+        ReconcileRequest(),
+        id=f"reconcile-{request.ticket_id}",
+        task_queue=dev_saga.task_queue,
+    )
+    assert report.orphans == (outside,)
+    assert report.ghosts == result.numbers
+    assert report.unknown_routes == ("by-hand",)
+    assert report.released == ()
+
+    young = await dev_saga.client.execute_workflow(
+        ReconcileWorkflow.run,
+        ReconcileRequest(release_orphans=True, grace=timedelta(days=7)),
+        id=f"reconcile-young-{request.ticket_id}",
+        task_queue=dev_saga.task_queue,
+    )
+    assert young.released == () and outside in dev_saga.owned()
+    await asyncio.sleep(1.5)  # real time on the dev server: the orphan is now older than 1 s
+    old = await dev_saga.client.execute_workflow(
+        ReconcileWorkflow.run,
+        ReconcileRequest(release_orphans=True, grace=timedelta(seconds=1)),
+        id=f"reconcile-old-{request.ticket_id}",
+        task_queue=dev_saga.task_queue,
+    )
+    assert old.released == (outside,) and outside not in dev_saga.owned()
+
+
+async def test_writer_continues_as_new_with_its_state(saga: Saga) -> None:
+    """With a low threshold the writer continues as new; ledger and document survive."""
+    handle = await writer(saga, limit=20)
+    first_run = (await handle.describe()).run_id
+    for i in range(6):
+        await handle.execute_update(
+            SipRoutingWorkflow.attach_route,
+            AttachRouteRequest(
+                ticket_id=f"T-can-{i}",
+                route_name=f"can-{i}",
+                numbers=(f"+1425555010{i}",),
+                trunks=(SBC1,),
+            ),
+        )
+    latest = saga.client.get_workflow_handle(handle.id)
+    for _ in range(100):
+        if (await latest.describe()).run_id != first_run:
+            break
+        await asyncio.sleep(0.05)
+    assert (await latest.describe()).run_id != first_run
+    ledger = await latest.query(SipRoutingWorkflow.ledger)
+    assert sorted(ledger) == [f"T-can-{i}" for i in range(6)]
+    config = await latest.query(SipRoutingWorkflow.config)
+    assert [r.name for r in config.routes] == [f"can-{i}" for i in range(6)]
+    match = await latest.query(SipRoutingWorkflow.route_for, "+14255550103")
+    assert match.route == "can-3"

@@ -13,36 +13,19 @@ from datetime import timedelta
 
 import httpx
 import structlog
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.envconfig import ClientConfig
 from temporalio.worker import Worker
 
 from acs import Credential, HmacAuth, PhoneNumbersClient, SipRoutingClient, parse_connection_string
 from activities import build_activities
-from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
+from connection import RECONCILE_SCHEDULE_ID, connect_temporal, ensure_reconcile_schedule
 from logconfig import configure_logging
 from settings import Settings
 from workflows import WORKFLOWS
 
-__all__ = [
-    "build_worker",
-    "connect_temporal",
-    "main",
-    "open_acs_clients",
-    "register_search_attributes",
-]
+__all__ = ["build_worker", "main", "open_acs_clients"]
 
 log = structlog.get_logger("numberflow.worker")
-
-
-async def connect_temporal() -> Client:
-    """Connect with the standard environment/profile configuration and the pydantic converter."""
-    config = ClientConfig.load_client_connect_config()
-    config.setdefault("target_host", "localhost:7233")
-    return await Client.connect(**config, data_converter=pydantic_data_converter)
 
 
 async def open_acs_clients(
@@ -61,19 +44,6 @@ async def open_acs_clients(
     numbers = PhoneNumbersClient(endpoint, credential, http_client=http)
     sip = SipRoutingClient(endpoint, credential, http_client=http)
     return numbers, sip
-
-
-async def register_search_attributes(client: Client) -> None:
-    """Register numberflow's search attributes where no CLI flag can (the test server)."""
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
-                for key in ALL_SEARCH_ATTRIBUTES
-            },
-        )
-    )
 
 
 def build_worker(
@@ -96,6 +66,8 @@ async def main() -> None:
     async with AsyncExitStack() as stack:
         numbers, sip = await open_acs_clients(settings, stack)
         client = await connect_temporal()
+        if await ensure_reconcile_schedule(client, settings.task_queue):
+            log.info("reconciliation schedule created", schedule=RECONCILE_SCHEDULE_ID)
         worker = build_worker(client, numbers, sip, settings.task_queue)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

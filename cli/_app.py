@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ._emulator import emulator
+from ._reconcile import reconcile
 
 __all__ = ["app", "main"]
 
@@ -15,6 +16,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command(name="emulator")(emulator)
+app.command(name="reconcile")(reconcile)
 
 
 @app.callback()

@@ -14,12 +14,12 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from connection import register_search_attributes
 from contracts.operations import ReleaseRequest, release_workflow_id
 from contracts.provision import Rejection, Stage
 from contracts.sip import sip_workflow_id
 from emulator import EmulatorConfig
 from tests.workflows.conftest import TEST_SERVER, Saga, base_request, make_saga
-from worker import register_search_attributes
 from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"

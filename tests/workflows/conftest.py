@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 
 from acs import PhoneNumbersClient, SipRoutingClient
 from activities import build_activities
+from connection import register_search_attributes
 from contracts.provision import (
     ApprovalDecision,
     ProvisionRequest,
@@ -32,7 +33,6 @@ from contracts.provision import (
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 from emulator import EmulatorConfig, create_app
 from tests.conftest import EmulatorEnv
-from worker import register_search_attributes
 from workflows import WORKFLOWS, ProvisionNumbersWorkflow
 
 BIN = Path(sys.prefix) / "bin"

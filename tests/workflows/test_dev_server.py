@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -127,3 +130,56 @@ async def test_worker_killed_during_purchase_buys_once(
     assert result.outcome is Stage.COMPLETED
     assert saga.state()["requestCounts"]["PhoneNumbers_PurchaseReservation"] == 1
     assert sorted(saga.owned()) == sorted(result.numbers) and len(result.numbers) == 2
+
+
+async def test_reconcile_schedule_and_command(dev_env: WorkflowEnvironment, dev_saga: Saga) -> None:
+    """The daily schedule is created once; ``numberflow reconcile`` runs a report now."""
+    from connection import RECONCILE_SCHEDULE_ID, ensure_reconcile_schedule
+
+    created = await ensure_reconcile_schedule(dev_env.client, dev_saga.task_queue)
+    again = await ensure_reconcile_schedule(dev_env.client, dev_saga.task_queue)
+    assert (created, again) == (True, False)
+    description = await dev_env.client.get_schedule_handle(RECONCILE_SCHEDULE_ID).describe()
+    assert description.schedule.spec.intervals[0].every == timedelta(days=1)
+    await dev_env.client.get_schedule_handle(RECONCILE_SCHEDULE_ID).delete()
+
+    number = next(iter(dev_saga.emulator.app.emulator.numbers.inventory))
+    dev_saga.emulator.app.emulator.numbers.force_purchase(
+        number, dev_saga.emulator.app.emulator.clock.now()
+    )
+    environment = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": dev_env.client.namespace,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "cli",
+        "reconcile",
+        "--json",
+        "--task-queue",
+        dev_saga.task_queue,
+    ]
+    completed = await asyncio.to_thread(
+        subprocess.run,
+        command,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["orphans"] == [number] and report["released"] == []
+    bad = await asyncio.to_thread(
+        subprocess.run,
+        [*command, "--grace", "soon"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode != 0 and "not a duration" in bad.stderr

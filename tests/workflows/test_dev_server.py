@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import CancelledError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.provision import Rejection, Stage
@@ -136,6 +138,8 @@ async def test_reconcile_schedule_and_command(dev_env: WorkflowEnvironment, dev_
     """The daily schedule is created once; ``numberflow reconcile`` runs a report now."""
     from connection import RECONCILE_SCHEDULE_ID, ensure_reconcile_schedule
 
+    with contextlib.suppress(RPCError):  # a worker started by another test may have made it
+        await dev_env.client.get_schedule_handle(RECONCILE_SCHEDULE_ID).delete()
     created = await ensure_reconcile_schedule(dev_env.client, dev_saga.task_queue)
     again = await ensure_reconcile_schedule(dev_env.client, dev_saga.task_queue)
     assert (created, again) == (True, False)

@@ -12,6 +12,10 @@ import pytest
 from acs import PhoneNumbersClient, SipRoutingApiVersion, SipRoutingClient
 from emulator import EmulatorApp, EmulatorConfig, EmulatorServer, create_app
 
+pytest_plugins = [
+    "tests.world"
+]  # Temporal fixtures (servers, worker, saga world) for every package
+
 FAST = EmulatorConfig(lro_seconds=0.05)
 
 

@@ -19,7 +19,7 @@ from contracts.operations import ReleaseRequest, release_workflow_id
 from contracts.provision import Rejection, Stage
 from contracts.sip import sip_workflow_id
 from emulator import EmulatorConfig
-from tests.workflows.conftest import TEST_SERVER, Saga, base_request, make_saga
+from tests.world import TEST_SERVER, Saga, base_request, make_saga
 from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -24,7 +24,7 @@ from contracts.provision import Rejection, Stage
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 from emulator import EmulatorConfig, EmulatorServer
 from tests.conftest import EmulatorEnv
-from tests.workflows.conftest import Saga, base_request
+from tests.world import Saga, base_request
 from workflows import ProvisionNumbersWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 
 from contracts.provision import ProvisionStatus, Stage
 from emulator import EmulatorConfig
-from tests.workflows.conftest import Saga, base_request
+from tests.world import Saga, base_request
 
 
 @contextlib.asynccontextmanager

@@ -11,7 +11,7 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from acs import AvailablePhoneNumber, PhoneNumbersClient
 from contracts.provision import ApprovalDecision, Rejection, Stage
-from tests.workflows.conftest import Saga, base_request
+from tests.world import Saga, base_request
 from workflows import ProvisionNumbersWorkflow
 
 

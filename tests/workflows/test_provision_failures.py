@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 
 from contracts.provision import ProvisionRequest, Stage
-from tests.workflows.conftest import Saga, base_request
+from tests.world import Saga, base_request
 
 SAGA_OPERATIONS = [
     "PhoneNumbers_CreateOrUpdateReservation",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contracts.provision import ApprovalDecision, ProvisionResult, Stage
-from tests.workflows.conftest import Saga, base_request
+from tests.world import Saga, base_request
 from workflows import ProvisionNumbersWorkflow
 
 

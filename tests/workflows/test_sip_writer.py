@@ -21,7 +21,7 @@ from contracts.sip import (
     SipRoutingInput,
     sip_workflow_id,
 )
-from tests.workflows.conftest import Saga, base_request
+from tests.world import Saga, base_request
 from workflows import ReconcileWorkflow, ReleaseNumbersWorkflow, SipRoutingWorkflow
 
 AUTO = {"mode": "auto_under_cost", "auto_approve_below": "100"}

@@ -1,4 +1,4 @@
-"""The saga under test: a Temporal server, the emulator, a worker with the real activities."""
+"""The world the workflows run in for tests: Temporal servers, the emulator, a real worker."""
 
 from __future__ import annotations
 

@@ -1,0 +1,234 @@
+"""The ingress ASGI app: verify, validate, then start / update / cancel / query workflows.
+
+No business logic lives here: every decision is the workflow's (its validators answer
+approvals), the ingress only translates HTTP to Temporal calls and back.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from contracts.operations import ReleaseRequest, release_workflow_id
+from contracts.provision import ApprovalDecision, ProvisionStatus, Rejection, workflow_id_for
+from contracts.signing import SIGNATURE_HEADER, SignatureError, verify
+from contracts.task_queues import TASK_QUEUE
+from contracts.tickets import (
+    ApprovedEvent,
+    CancelledEvent,
+    CreatedEvent,
+    RejectedEvent,
+    ReleaseRequestedEvent,
+    TicketEvent,
+)
+from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
+
+from ._errors import ApiProblem, install_error_handlers, problem
+
+__all__ = ["create_app"]
+
+_EVENTS: TypeAdapter[Any] = TypeAdapter(TicketEvent)
+_TICKET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+def create_app(
+    client: Client,
+    secrets: Sequence[str],
+    *,
+    task_queue: str = TASK_QUEUE,
+    max_body_bytes: int = 64 * 1024,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """Build the ingress for one Temporal client and the current webhook secrets."""
+    if not secrets:
+        raise ValueError("at least one webhook secret is required")
+    app = FastAPI(
+        title="numberflow ingress",
+        version="1",
+        description="Ticket webhooks in, provisioning status out.",
+    )
+    install_error_handlers(app)
+
+    @app.post(
+        "/webhooks/tickets",
+        status_code=202,
+        summary="Receive a signed ticket event",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/TicketEvent"}}
+                },
+            },
+            "parameters": [
+                {
+                    "name": SIGNATURE_HEADER,
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": 't=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">',
+                }
+            ],
+        },
+        responses={
+            401: {"description": "Bad or missing signature"},
+            409: {"description": "Refused by the workflow"},
+            413: {"description": "Body too large"},
+            422: {"description": "Invalid event"},
+        },
+    )
+    async def ticket_webhook(request: Request) -> JSONResponse:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+            raise ApiProblem(413, "TooLarge", f"body over {max_body_bytes} bytes")
+        body = await request.body()
+        if len(body) > max_body_bytes:
+            raise ApiProblem(413, "TooLarge", f"body over {max_body_bytes} bytes")
+        try:
+            verify(request.headers.get(SIGNATURE_HEADER), body, secrets, now=clock())
+        except SignatureError as error:
+            raise ApiProblem(401, "BadSignature", str(error)) from None
+        try:
+            event = _EVENTS.validate_json(body)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ApiProblem(
+                422, "InvalidEvent", f"{where}: {first['msg']}" if where else first["msg"]
+            ) from None
+        return await _dispatch(client, task_queue, event)
+
+    @app.get(
+        "/provisionings/{ticket_id}", response_model=ProvisionStatus, summary="A saga's status"
+    )
+    async def provisioning_status(ticket_id: str) -> JSONResponse:
+        _check_ticket(ticket_id)
+        handle = client.get_workflow_handle_for(
+            ProvisionNumbersWorkflow.run, workflow_id_for(ticket_id)
+        )
+        try:
+            status = await handle.query(ProvisionNumbersWorkflow.status)
+        except RPCError as error:
+            raise _not_found_or(error, ticket_id) from None
+        return JSONResponse(status.model_dump(mode="json"))
+
+    @app.get("/healthz", summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Temporal is reachable")
+    async def readyz() -> JSONResponse:
+        try:
+            await client.service_client.check_health()
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return problem(503, "NotReady", "Temporal is not reachable")
+        return JSONResponse({"status": "ready"})
+
+    _publish_event_schema(app)
+    return app
+
+
+def _check_ticket(ticket_id: str) -> None:
+    if not re.fullmatch(_TICKET_PATTERN, ticket_id):
+        raise ApiProblem(
+            422, "InvalidRequest", "ticket_id: must be 1-64 letters, digits, '.', '_' or '-'"
+        )
+
+
+def _accepted(workflow_id: str, ticket_id: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(
+        {"workflow_id": workflow_id, "status_url": f"/provisionings/{ticket_id}", **extra},
+        status_code=202,
+    )
+
+
+def _not_found_or(error: RPCError, ticket_id: str) -> ApiProblem | RPCError:
+    if error.status is RPCStatusCode.NOT_FOUND:
+        return ApiProblem(404, "NotFound", f"no provisioning for ticket {ticket_id}")
+    return error
+
+
+async def _dispatch(client: Client, task_queue: str, event: Any) -> JSONResponse:
+    if isinstance(event, CreatedEvent):
+        ticket = event.request.ticket_id
+        workflow_id = workflow_id_for(ticket)
+        try:
+            handle = await client.start_workflow(
+                ProvisionNumbersWorkflow.run,
+                event.request,
+                id=workflow_id,
+                task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # a finished ticket is never provisioned twice; a failed one may be re-driven
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            )
+        except WorkflowAlreadyStartedError:
+            return _accepted(workflow_id, ticket, run_id=None, note="already provisioned")
+        return _accepted(workflow_id, ticket, run_id=handle.result_run_id)
+    if isinstance(event, ApprovedEvent | RejectedEvent):
+        handle = client.get_workflow_handle_for(
+            ProvisionNumbersWorkflow.run, workflow_id_for(event.ticket_id)
+        )
+        try:
+            if isinstance(event, ApprovedEvent):
+                await handle.execute_update(
+                    ProvisionNumbersWorkflow.approve,
+                    ApprovalDecision(approver=event.approver, comment=event.comment),
+                )
+            else:
+                await handle.execute_update(
+                    ProvisionNumbersWorkflow.reject,
+                    Rejection(approver=event.approver, reason=event.reason),
+                )
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            message = getattr(cause, "message", None) or str(cause or error)
+            raise ApiProblem(409, "Refused", message) from None
+        except RPCError as error:
+            raise _not_found_or(error, event.ticket_id) from None
+        return _accepted(handle.id, event.ticket_id)
+    if isinstance(event, CancelledEvent):
+        handle = client.get_workflow_handle(workflow_id_for(event.ticket_id))
+        try:
+            await handle.cancel()
+        except RPCError as error:
+            raise _not_found_or(error, event.ticket_id) from None
+        return _accepted(handle.id, event.ticket_id)
+    assert isinstance(event, ReleaseRequestedEvent)
+    release_id = release_workflow_id(event.ticket_id)
+    await client.start_workflow(
+        ReleaseNumbersWorkflow.run,
+        ReleaseRequest(ticket_id=event.ticket_id),
+        id=release_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    return _accepted(release_id, event.ticket_id)
+
+
+def _publish_event_schema(app: FastAPI) -> None:
+    """Put the TicketEvent schema (and its parts) into the OpenAPI components."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = original()
+        schema = _EVENTS.json_schema(ref_template="#/components/schemas/{model}")
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        components.update(schema.pop("$defs", {}))
+        components["TicketEvent"] = schema
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

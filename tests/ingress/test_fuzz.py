@@ -21,7 +21,8 @@ def _event_schema() -> dict[str, Any]:
     document = create_app(client=object(), secrets=["x"]).openapi()  # type: ignore[arg-type]
     components = document["components"]["schemas"]
     text = json.dumps({**components["TicketEvent"], "$defs": components})
-    return json.loads(text.replace("#/components/schemas/", "#/$defs/"))
+    schema: dict[str, Any] = json.loads(text.replace("#/components/schemas/", "#/$defs/"))
+    return schema
 
 
 JSON = st.recursive(

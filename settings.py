@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     acs_connection_string: SecretStr | None = None
     acs_endpoint: str | None = None
     task_queue: str = Field(TASK_QUEUE, alias="NUMBERFLOW_TASK_QUEUE")
+    callback_secret: SecretStr | None = Field(None, alias="NUMBERFLOW_CALLBACK_SECRET")
+    """Signs ticket callbacks; without it, callbacks are not sent (the status says so)."""
     log_level: str = Field("INFO", alias="NUMBERFLOW_LOG_LEVEL")
     log_json: bool | None = Field(None, alias="NUMBERFLOW_LOG_JSON")
     """JSON logs; by default JSON unless stderr is a terminal."""

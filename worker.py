@@ -29,10 +29,9 @@ log = structlog.get_logger("numberflow.worker")
 
 
 async def open_acs_clients(
-    settings: Settings, stack: AsyncExitStack
+    settings: Settings, http: httpx.AsyncClient, stack: AsyncExitStack
 ) -> tuple[PhoneNumbersClient, SipRoutingClient]:
-    """Both ACS clients over one pooled HTTP client, closed with the stack."""
-    http = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(30, connect=10)))
+    """Both ACS clients over one pooled HTTP client."""
     if settings.acs_connection_string is not None:
         endpoint, key = parse_connection_string(settings.acs_connection_string.get_secret_value())
         credential: Credential = HmacAuth(key)
@@ -47,14 +46,21 @@ async def open_acs_clients(
 
 
 def build_worker(
-    client: Client, numbers: PhoneNumbersClient, sip: SipRoutingClient, task_queue: str
+    client: Client,
+    numbers: PhoneNumbersClient,
+    sip: SipRoutingClient,
+    http: httpx.AsyncClient,
+    settings: Settings,
 ) -> Worker:
     """The worker for every workflow and activity of numberflow."""
+    secret = settings.callback_secret.get_secret_value() if settings.callback_secret else None
     return Worker(
         client,
-        task_queue=task_queue,
+        task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=build_activities(numbers, sip, client, task_queue),
+        activities=build_activities(
+            numbers, sip, client, settings.task_queue, http=http, callback_secret=secret
+        ),
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
 
@@ -64,11 +70,14 @@ async def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
     async with AsyncExitStack() as stack:
-        numbers, sip = await open_acs_clients(settings, stack)
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=httpx.Timeout(30, connect=10))
+        )
+        numbers, sip = await open_acs_clients(settings, http, stack)
         client = await connect_temporal()
         if await ensure_reconcile_schedule(client, settings.task_queue):
             log.info("reconciliation schedule created", schedule=RECONCILE_SCHEDULE_ID)
-        worker = build_worker(client, numbers, sip, settings.task_queue)
+        worker = build_worker(client, numbers, sip, http, settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

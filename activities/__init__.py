@@ -3,16 +3,19 @@
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from temporalio.client import Client
 
 from acs import PhoneNumbersClient, SipRoutingClient
 
+from .callbacks import CallbackActivities
 from .inventory import InventoryActivities
 from .phone_numbers import PhoneNumberActivities
 from .sip import SipDocumentActivities
 from .writer import SipWriterActivities
 
 __all__ = [
+    "CallbackActivities",
     "InventoryActivities",
     "PhoneNumberActivities",
     "SipDocumentActivities",
@@ -22,13 +25,20 @@ __all__ = [
 
 
 def build_activities(
-    numbers: PhoneNumbersClient, sip: SipRoutingClient, client: Client, task_queue: str
+    numbers: PhoneNumbersClient,
+    sip: SipRoutingClient,
+    client: Client,
+    task_queue: str,
+    *,
+    http: httpx.AsyncClient,
+    callback_secret: str | None = None,
 ) -> list[Callable[..., Any]]:
     """Every activity of the worker, bound to its clients and to this resource's SIP writer."""
     phone = PhoneNumberActivities(numbers)
     document = SipDocumentActivities(sip)
     writer = SipWriterActivities(client, numbers.endpoint, task_queue)
     inventory = InventoryActivities(numbers, sip)
+    callbacks = CallbackActivities(http, callback_secret)
     return [
         phone.acquire_reservation,
         phone.begin_search,
@@ -48,4 +58,5 @@ def build_activities(
         writer.get_ledger,
         writer.open_saga_numbers,
         inventory.inventory_snapshot,
+        callbacks.notify_callback,
     ]

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from .provision import Capabilities, HoldStrategy, ProvisionRequest, TrunkSpec
+from .provision import Capabilities, HoldStrategy, ProvisionRequest, Stage, TrunkSpec
 
 __all__ = [
     "AttachRouteInput",
+    "CallbackInput",
     "CapabilityUpdateInput",
     "DetachRouteInput",
     "HoldInput",
@@ -127,3 +128,14 @@ class RouteResult(_Model):
     route_name: str
     number_pattern: str
     trunks_added: tuple[str, ...]
+
+
+class CallbackInput(_Model):
+    """One stage change to tell the ticket system about (the URL is not sent in the body)."""
+
+    url: str
+    ticket_id: str
+    stage: Stage
+    at: datetime
+    outcome: Stage | None = None
+    note: str | None = None

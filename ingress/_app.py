@@ -20,7 +20,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.operations import ReleaseRequest, release_workflow_id
-from contracts.provision import ApprovalDecision, ProvisionStatus, Rejection, workflow_id_for
+from contracts.provision import (
+    ApprovalDecision,
+    ProvisionResult,
+    ProvisionStatus,
+    Rejection,
+    workflow_id_for,
+)
 from contracts.signing import SIGNATURE_HEADER, SignatureError, verify
 from contracts.task_queues import TASK_QUEUE
 from contracts.tickets import (
@@ -113,9 +119,7 @@ def create_app(
     )
     async def provisioning_status(ticket_id: str) -> JSONResponse:
         _check_ticket(ticket_id)
-        handle = client.get_workflow_handle_for(
-            ProvisionNumbersWorkflow.run, workflow_id_for(ticket_id)
-        )
+        handle = client.get_workflow_handle(workflow_id_for(ticket_id), result_type=ProvisionResult)
         try:
             status = await handle.query(ProvisionNumbersWorkflow.status)
         except RPCError as error:
@@ -176,8 +180,8 @@ async def _dispatch(client: Client, task_queue: str, event: Any) -> JSONResponse
             return _accepted(workflow_id, ticket, run_id=None, note="already provisioned")
         return _accepted(workflow_id, ticket, run_id=handle.result_run_id)
     if isinstance(event, ApprovedEvent | RejectedEvent):
-        handle = client.get_workflow_handle_for(
-            ProvisionNumbersWorkflow.run, workflow_id_for(event.ticket_id)
+        handle = client.get_workflow_handle(
+            workflow_id_for(event.ticket_id), result_type=ProvisionResult
         )
         try:
             if isinstance(event, ApprovedEvent):

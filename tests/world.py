@@ -35,6 +35,7 @@ from emulator import EmulatorConfig, create_app
 from tests.conftest import EmulatorEnv
 from workflows import WORKFLOWS, ProvisionNumbersWorkflow
 
+CALLBACK_SECRET = "callback-secret-for-tests"
 BIN = Path(sys.prefix) / "bin"
 TEST_SERVER = BIN / "temporal-test-server"
 DEV_SERVER = BIN / "temporal"
@@ -173,11 +174,14 @@ async def make_saga(env: WorkflowEnvironment, config: EmulatorConfig) -> AsyncIt
     async with (
         PhoneNumbersClient.from_connection_string(conn, transport=emulator.transport) as numbers,
         SipRoutingClient.from_connection_string(conn, transport=emulator.transport) as sip,
+        httpx.AsyncClient() as http,
         Worker(
             env.client,
             task_queue=task_queue,
             workflows=WORKFLOWS,
-            activities=build_activities(numbers, sip, env.client, task_queue),
+            activities=build_activities(
+                numbers, sip, env.client, task_queue, http=http, callback_secret=CALLBACK_SECRET
+            ),
         ),
     ):
         saga = Saga(env, emulator, task_queue)

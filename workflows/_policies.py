@@ -14,6 +14,8 @@ from contracts.error_types import (
 __all__ = [
     "ACS_CALL",
     "ACS_CALL_TIMEOUT",
+    "CALLBACK",
+    "CALLBACK_DEADLINE",
     "COMPENSATION",
     "COMPENSATION_TIMEOUT",
     "CONFIGURE_CONCURRENCY",
@@ -57,6 +59,16 @@ COMPENSATION = RetryPolicy(
 )
 """Compensations are idempotent and retried for a while; then an operator is told exactly what
 is left (``compensation_failed``) rather than retrying forever in silence."""
+
+CALLBACK_DEADLINE = timedelta(hours=1)
+"""How long one callback is retried, and how long a finished run waits for its callbacks."""
+CALLBACK = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["CallbackNotConfigured"],
+)
+"""Callbacks: a receiver that is down is retried with backoff until the deadline."""
 
 HOLD_MARGIN = timedelta(minutes=1)
 """A hold this close to expiry is treated as lapsed: the purchase would race the expiry."""

@@ -22,9 +22,10 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import PhoneNumberActivities, SipWriterActivities
+    from activities import CallbackActivities, PhoneNumberActivities, SipWriterActivities
     from contracts.activities import (
         AttachRouteInput,
+        CallbackInput,
         CapabilityUpdateInput,
         DetachRouteInput,
         HoldInput,
@@ -65,6 +66,8 @@ with workflow.unsafe.imports_passed_through():
     from ._policies import (
         ACS_CALL,
         ACS_CALL_TIMEOUT,
+        CALLBACK,
+        CALLBACK_DEADLINE,
         COMPENSATION,
         COMPENSATION_TIMEOUT,
         CONFIGURE_CONCURRENCY,
@@ -104,6 +107,8 @@ class ProvisionNumbersWorkflow:
         self._left: list[str] = []
         self._timeline: list[TimelineEntry] = []
         self._compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._callbacks: list[CallbackInput] = []
+        self._callback_sender: asyncio.Task[None] | None = None
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -113,13 +118,17 @@ class ProvisionNumbersWorkflow:
         workflow.upsert_search_attributes(
             [TICKET_ID.value_set(request.ticket_id), COUNTRY_CODE.value_set(request.country_code)]
         )
+        if request.callback_url is not None:
+            self._callback_sender = asyncio.create_task(self._send_callbacks())
         self._enter(Stage.RESERVING)
         try:
-            return await self._provision()
+            result = await self._provision()
         except BaseException as error:  # CancelledError is not an Exception
             if not isinstance(error, asyncio.CancelledError | FailureError):
                 raise  # a bug: fail the workflow task, fix, redeploy; nothing to undo yet
             return await self._unwind(error)
+        await self._drain_callbacks()
+        return result
 
     async def _provision(self) -> ProvisionResult:
         await self._acquire_hold()
@@ -491,6 +500,7 @@ class ProvisionNumbersWorkflow:
                 continue
         if self._left:
             self._enter(Stage.COMPENSATION_FAILED)
+            await self._drain_callbacks()
             raise ApplicationError(
                 "compensation incomplete; an operator must finish: " + "; ".join(self._left),
                 list(self._left),
@@ -498,6 +508,7 @@ class ProvisionNumbersWorkflow:
                 non_retryable=True,
             )
         self._enter(Stage.COMPENSATED)
+        await self._drain_callbacks()
         if outcome in (Stage.REJECTED, Stage.EXPIRED):
             return self._result(outcome, note=self._errors[-1])
         if outcome is Stage.CANCELLED:
@@ -530,6 +541,36 @@ class ProvisionNumbersWorkflow:
         if workflow.cancellation_reason() is not None:
             raise asyncio.CancelledError()
 
+    # -- callbacks -----------------------------------------------------------------------------
+
+    async def _send_callbacks(self) -> None:
+        """Deliver stage changes in order, each retried with backoff; never fail the saga."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._callbacks))
+            event = self._callbacks[0]
+            try:
+                await workflow.execute_activity_method(
+                    CallbackActivities.notify_callback,
+                    event,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    schedule_to_close_timeout=CALLBACK_DEADLINE,
+                    retry_policy=CALLBACK,
+                )
+            except ActivityError as failure:
+                self._errors.append(
+                    f"callback for {event.stage.value} not delivered: {_describe(failure)}"
+                )
+            self._callbacks.pop(0)
+
+    async def _drain_callbacks(self) -> None:
+        """Before the run closes, let the pending callbacks go out (bounded)."""
+        if self._request.callback_url is None:
+            return
+        try:
+            await workflow.wait_condition(lambda: not self._callbacks, timeout=CALLBACK_DEADLINE)
+        except TimeoutError:
+            self._errors.append(f"{len(self._callbacks)} callbacks were never delivered")
+
     # -- status --------------------------------------------------------------------------------
 
     @workflow.query
@@ -561,6 +602,17 @@ class ProvisionNumbersWorkflow:
         self._timeline.append(TimelineEntry(stage=stage, at=workflow.now(), note=note))
         workflow.upsert_search_attributes([PROVISIONING_STAGE.value_set(stage.value)])
         workflow.logger.info("ticket %s: %s", self._request.ticket_id, stage.value)
+        if self._request.callback_url is not None:
+            self._callbacks.append(
+                CallbackInput(
+                    url=str(self._request.callback_url),
+                    ticket_id=self._request.ticket_id,
+                    stage=stage,
+                    at=workflow.now(),
+                    outcome=self._outcome,
+                    note=note,
+                )
+            )
 
     def _note(self, note: str) -> None:
         self._timeline.append(TimelineEntry(stage=self._stage, at=workflow.now(), note=note))

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from contracts.provision import Stage
+from contracts.provision import ProvisionResult, Stage
 from tests.ingress.conftest import OLD_SECRET, Ingress
 from tests.world import base_request
-from workflows import ProvisionNumbersWorkflow
 
 
 def created(**overrides: Any) -> dict[str, Any]:
@@ -27,8 +26,8 @@ async def test_created_is_idempotent_and_approval_moves_it_on(ingress: Ingress) 
     assert first.json()["status_url"] == f"/provisionings/{ticket}"
     again = await ingress.post(event)
     assert again.status_code == 202 and again.json()["run_id"] == first.json()["run_id"]
-    handle = ingress.saga.client.get_workflow_handle_for(
-        ProvisionNumbersWorkflow.run, f"provision-{ticket}"
+    handle = ingress.saga.client.get_workflow_handle(
+        f"provision-{ticket}", result_type=ProvisionResult
     )
     await ingress.saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
     approved = await ingress.post({"event": "approved", "ticket_id": ticket, "approver": "alice"})

@@ -7,7 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.task_queues import TASK_QUEUE
 
-__all__ = ["Settings"]
+__all__ = ["IngressSettings", "Settings"]
 
 
 class Settings(BaseSettings):
@@ -35,3 +35,16 @@ class Settings(BaseSettings):
         if (self.acs_connection_string is None) == (self.acs_endpoint is None):
             raise ValueError("set exactly one of ACS_CONNECTION_STRING or ACS_ENDPOINT")
         return self
+
+
+class IngressSettings(BaseSettings):
+    """The ingress's configuration: the webhook secrets (comma-separated, newest first)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    webhook_secrets: SecretStr = Field(alias="NUMBERFLOW_WEBHOOK_SECRETS")
+    task_queue: str = Field(TASK_QUEUE, alias="NUMBERFLOW_TASK_QUEUE")
+
+    def secrets(self) -> list[str]:
+        """Every accepted secret (several during a rotation)."""
+        return [s.strip() for s in self.webhook_secrets.get_secret_value().split(",") if s.strip()]

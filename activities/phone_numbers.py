@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from acs import (
     AcsConflictError,
@@ -273,6 +273,7 @@ class PhoneNumberActivities:
         raise ApplicationError(
             f"{handle.kind} operation is {poll.status}",
             type=OPERATION_PENDING,
+            category=ApplicationErrorCategory.BENIGN,  # the polling loop, not a failure: no log
             next_retry_delay=None
             if poll.retry_after is None
             else timedelta(seconds=poll.retry_after),

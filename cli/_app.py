@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import typer
 
+from ._demo import demo, dev
 from ._emulator import emulator
 from ._reconcile import reconcile
+from ._replay import replay
+from ._saga import approve, cancel, list_provisionings, provision, reject, release, status
+from ._services import ingress, worker
+from ._sip import sip_app
 
 __all__ = ["app", "main"]
 
@@ -15,8 +20,24 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-app.command(name="emulator")(emulator)
-app.command(name="reconcile")(reconcile)
+for command in (
+    provision,
+    approve,
+    reject,
+    cancel,
+    status,
+    release,
+    reconcile,
+    replay,
+    worker,
+    ingress,
+    emulator,
+    demo,
+    dev,
+):
+    app.command()(command)
+app.command(name="list")(list_provisionings)
+app.add_typer(sip_app, name="sip")
 
 
 @app.callback()

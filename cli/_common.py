@@ -1,0 +1,70 @@
+"""What every operator command shares: connecting, clear failures, JSON or rich output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from connection import connect_temporal
+from contracts.task_queues import TASK_QUEUE
+
+__all__ = ["console", "default_task_queue", "emit", "fail", "run_async"]
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def default_task_queue() -> str:
+    """``NUMBERFLOW_TASK_QUEUE`` or ``numberflow``."""
+    return os.environ.get("NUMBERFLOW_TASK_QUEUE", TASK_QUEUE)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print a one-line reason on stderr and exit non-zero."""
+    err_console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def run_async(action: Callable[[Client], Awaitable[T]]) -> T:
+    """Connect to Temporal, run the action, and turn known failures into clear exits."""
+
+    async def main() -> T:
+        try:
+            client = await connect_temporal()
+        except RuntimeError as error:
+            fail(f"cannot reach Temporal ({error}); check TEMPORAL_ADDRESS", 3)
+        return await action(client)
+
+    try:
+        return asyncio.run(main())
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        fail(f"refused: {getattr(cause, 'message', None) or cause or error}")
+    except WorkflowFailureError as error:
+        fail(f"the workflow ended without success: {getattr(error.cause, 'message', error.cause)}")
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            fail(f"not found: {error.message}", 4)
+        fail(f"Temporal refused the call: {error.message}")
+    except ValidationError as error:
+        first = error.errors()[0]
+        fail(f"invalid input: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", 2)
+
+
+def emit(value: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+    """Print JSON for scripts, or the rich rendering for people."""
+    if as_json:
+        data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        render(value)

@@ -1,0 +1,173 @@
+"""``numberflow demo`` and ``numberflow dev``: the whole system on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.panel import Panel
+from rich.status import Status
+from rich.table import Table
+
+from contracts.provision import ProvisionRequest, ProvisionStatus, Stage
+from contracts.signing import SIGNATURE_HEADER, sign
+from contracts.sip import sip_workflow_id
+from workflows import SipRoutingWorkflow
+
+from ._common import console, fail
+from ._stack import LocalStack, local_stack
+
+__all__ = ["demo", "dev"]
+
+DataDir = Annotated[Path, typer.Option(help="Where the dev server keeps its database.")]
+_TERMINAL = {Stage.COMPLETED, Stage.COMPENSATED, Stage.COMPENSATION_FAILED}
+
+
+def sample_request(ticket_id: str) -> ProvisionRequest:
+    """The demo ticket: two US toll-free numbers with SMS and calling, routed to a trunk."""
+    return ProvisionRequest.model_validate(
+        {
+            "ticket_id": ticket_id,
+            "country_code": "US",
+            "phone_number_type": "tollFree",
+            "assignment_type": "application",
+            "capabilities": {"calling": "inbound+outbound", "sms": "inbound+outbound"},
+            "quantity": 2,
+            "final_capabilities": {"calling": "inbound+outbound", "sms": "inbound+outbound"},
+            "routing": {"trunks": [{"fqdn": "sbc1.example.com", "port": 5061}]},
+            "approval": {"approvers": ["demo-approver"]},
+        }
+    )
+
+
+async def _post(
+    http: httpx.AsyncClient, stack: LocalStack, event: dict[str, Any]
+) -> httpx.Response:
+    body = json.dumps(event).encode()
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(stack.webhook_secret, body, int(time.time())),
+    }
+    return await http.post(f"{stack.ingress_url}/webhooks/tickets", content=body, headers=headers)
+
+
+async def _wait_stage(
+    http: httpx.AsyncClient,
+    stack: LocalStack,
+    ticket: str,
+    stages: set[Stage],
+    progress: Status,
+    timeout: float = 180,
+) -> ProvisionStatus:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await http.get(f"{stack.ingress_url}/provisionings/{ticket}")
+        if response.status_code == 200:
+            status = ProvisionStatus.model_validate(response.json())
+            progress.update(f"ticket {ticket}: [bold]{status.stage.value}[/bold]")
+            if status.stage in stages:
+                return status
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"ticket {ticket} did not reach {sorted(s.value for s in stages)} in {timeout:.0f} s"
+            )
+        await asyncio.sleep(0.3)
+
+
+async def _run_demo(data_dir: Path) -> int:
+    async with local_stack(data_dir) as stack, httpx.AsyncClient(timeout=30) as http:
+        where = (
+            "the local ACS emulator"
+            if stack.using_emulator
+            else f"REAL ACS at {stack.acs_endpoint}"
+        )
+        console.print(f"Temporal {stack.temporal_address} (Web UI {stack.web_ui}); ACS: {where}")
+        ticket = f"DEMO-{uuid.uuid4().hex[:8]}"
+        request = sample_request(ticket)
+        with console.status("posting the signed ticket") as progress:
+            created = await _post(
+                http, stack, {"event": "created", "request": request.model_dump(mode="json")}
+            )
+            if created.status_code != 202:
+                console.print(f"[red]the ingress refused the ticket:[/red] {created.text}")
+                return 1
+            workflow_id = created.json()["workflow_id"]
+            await _wait_stage(http, stack, ticket, {Stage.AWAITING_APPROVAL, *_TERMINAL}, progress)
+            approved = await _post(
+                http, stack, {"event": "approved", "ticket_id": ticket, "approver": "demo-approver"}
+            )
+            if approved.status_code != 202:
+                console.print(f"[red]approval refused:[/red] {approved.text}")
+                return 1
+            final = await _wait_stage(http, stack, ticket, _TERMINAL, progress)
+        route = None
+        if final.route_name and final.numbers:
+            handle = stack.client.get_workflow_handle(sip_workflow_id(stack.acs_endpoint))
+            route = await handle.query(SipRoutingWorkflow.route_for, final.numbers[0])
+        console.print(
+            _summary(
+                request, final, route, f"{stack.web_ui}/namespaces/default/workflows/{workflow_id}"
+            )
+        )
+        return 0 if final.stage is Stage.COMPLETED else 1
+
+
+def _summary(request: ProvisionRequest, status: ProvisionStatus, route: Any, link: str) -> Panel:
+    caps = request.final_capabilities or request.capabilities
+    lines = [
+        f"outcome: [bold]{status.outcome.value if status.outcome else status.stage.value}[/bold]",
+        f"numbers: {', '.join(status.numbers)}",
+        f"monthly cost: {status.monthly_cost} {status.currency}",
+        f"capabilities: calling {caps.calling.value}, sms {caps.sms.value}",
+    ]
+    if route is not None:
+        lines.append(f"route: {route.route} → trunk {route.trunk}")
+    lines += [f"[red]error:[/red] {e}" for e in status.errors]
+    timings = Table("stage", "at")
+    for entry in status.timeline:
+        if entry.note is None:
+            timings.add_row(entry.stage.value, entry.at.isoformat(timespec="milliseconds"))
+    console.print(timings)
+    lines.append(f"Web UI: {link}")
+    return Panel("\n".join(lines), title=f"ticket {status.ticket_id}")
+
+
+def demo(data_dir: DataDir = Path(".numberflow")) -> None:
+    """Start the local stack, provision a sample ticket end to end, print the outcome, stop."""
+    try:
+        code = asyncio.run(_run_demo(data_dir))
+    except (RuntimeError, TimeoutError, OSError) as error:
+        fail(f"demo failed: {error}")
+    raise typer.Exit(code)
+
+
+def dev(data_dir: DataDir = Path(".numberflow")) -> None:
+    """Start the local stack and keep it running until Ctrl-C."""
+
+    async def serve() -> None:
+        async with local_stack(data_dir) as stack:
+            where = (
+                "the local ACS emulator"
+                if stack.using_emulator
+                else f"REAL ACS at {stack.acs_endpoint}"
+            )
+            console.print(
+                Panel(
+                    f"Temporal: {stack.temporal_address}\nWeb UI: {stack.web_ui}\nACS: {where} ({stack.acs_endpoint})\n"
+                    f"ingress: {stack.ingress_url}\nwebhook secret: {stack.webhook_secret}\ntask queue: {stack.task_queue}\n"
+                    f"\nexport TEMPORAL_ADDRESS={stack.temporal_address}  # for the other numberflow commands",
+                    title="numberflow dev (Ctrl-C stops everything)",
+                )
+            )
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        console.print("stopped")

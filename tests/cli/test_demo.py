@@ -1,0 +1,45 @@
+"""``numberflow demo`` end to end in a subprocess: exit 0, the outcome printed, nothing left running."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                )
+            except OSError:
+                continue
+            if text in command and "pytest" not in command:
+                found.append(command)
+    return found
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    """A fresh data folder, free ports, a completed sample ticket, and a clean exit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_", "TEMPORAL_"))}
+    env["COLUMNS"] = "200"
+    completed = subprocess.run(
+        [sys.executable, "-m", "cli", "demo", "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "outcome: completed" in completed.stdout
+    assert "route: ticket-DEMO-" in completed.stdout and "sbc1.example.com" in completed.stdout
+    assert "Web UI: http://127.0.0.1:" in completed.stdout
+    assert (tmp_path / "data" / "temporal.db").exists()
+    assert _processes_mentioning(str(tmp_path)) == []

@@ -26,9 +26,9 @@ pytest: $(STAMP)
 
 test: lint types pytest
 
-# Until the saga and the demo land, `make run` serves the local ACS emulator (Ctrl-C stops it).
+# The whole system on this machine: dev server, emulator, worker, ingress; a sample ticket end to end.
 run: $(STAMP)
-	$(BIN)/numberflow emulator --port $(or $(PORT),8787)
+	$(BIN)/numberflow demo
 
 clean:
 	rm -rf $(VENV) .numberflow .mypy_cache .ruff_cache .pytest_cache

@@ -189,3 +189,54 @@ def _write(folder: Path, text: str) -> str:
     path = folder / f"request-{abs(hash(text)) % 100000}.json"
     path.write_text(text)
     return str(path)
+
+
+async def test_ingress_command_serves(dev_saga: Saga) -> None:
+    """``numberflow ingress`` serves the webhook app against the dev server."""
+    import socket
+    import time
+
+    import httpx
+
+    from contracts.signing import SIGNATURE_HEADER, sign
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": dev_saga.client.service_client.config.target_host,
+        "NUMBERFLOW_WEBHOOK_SECRETS": "new-secret, old-secret",
+        "NUMBERFLOW_TASK_QUEUE": dev_saga.task_queue,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        "ingress",
+        "--port",
+        str(port),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(100):
+                try:
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            body = json.dumps({"event": "cancelled", "ticket_id": "T-nobody"}).encode()
+            signed = {
+                SIGNATURE_HEADER: sign("old-secret", body, int(time.time())),
+                "Content-Type": "application/json",
+            }
+            response = await http.post("/webhooks/tickets", content=body, headers=signed)
+            assert response.status_code == 404
+    finally:
+        process.terminate()
+        await process.wait()

@@ -43,3 +43,41 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "Web UI: http://127.0.0.1:" in completed.stdout
     assert (tmp_path / "data" / "temporal.db").exists()
     assert _processes_mentioning(str(tmp_path)) == []
+
+
+def test_dev_keeps_running_until_interrupted(tmp_path: Path) -> None:
+    """``numberflow dev`` prints where everything listens, serves, and stops on Ctrl-C."""
+    import signal
+    import time
+
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_", "TEMPORAL_"))}
+    env["COLUMNS"] = "200"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "dev", "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 120
+        while not any("ingress:" in line for line in lines) and time.monotonic() < deadline:
+            lines.append(process.stdout.readline())
+        ingress = (
+            next(line for line in lines if "ingress:" in line).split("ingress:")[1].strip(" │\n")
+        )
+        assert httpx.get(f"{ingress}/readyz", timeout=10).status_code == 200
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert _processes_mentioning(str(tmp_path)) == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from ._demo import demo, dev
@@ -46,5 +49,17 @@ def _root() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``numberflow`` console script."""
-    app()
+    """Entry point of the ``numberflow`` console script.
+
+    Exits with ``os._exit`` once the command is done and its output flushed: the Temporal
+    client's native runtime was seen to abort (SIGABRT) during interpreter teardown after a
+    successful command, which would turn a success into a failure for scripts.
+    """
+    try:
+        app()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -4,20 +4,38 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from ._auth import Credential, HmacAuth
+import httpx
+
+from ._auth import Credential, HmacAuth, auth_from_credential
 from ._connection_string import parse_connection_string
-from ._pipeline import Pipeline
+from ._pipeline import DEFAULT_TIMEOUT, Pipeline
 
 __all__ = ["BaseClient"]
 
 
 class BaseClient:
-    """Owns a :class:`Pipeline`; subclasses build it in ``__init__``."""
+    """Owns the :class:`Pipeline` of one endpoint, credential and API version."""
 
-    _pipeline: Pipeline
-
-    def __init__(self, endpoint: str, credential: Credential, **kwargs: Any) -> None:
-        raise NotImplementedError("subclasses build their pipeline")
+    def __init__(
+        self,
+        endpoint: str,
+        credential: Credential,
+        *,
+        api_version: str,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        get_retries: int = 3,
+    ) -> None:
+        self._pipeline = Pipeline(
+            endpoint,
+            auth_from_credential(credential),
+            str(api_version),
+            http_client=http_client,
+            transport=transport,
+            timeout=timeout,
+            get_retries=get_retries,
+        )
 
     @classmethod
     def from_connection_string(cls, connection_string: str, **kwargs: Any) -> Self:

@@ -13,7 +13,7 @@ import httpx
 from pydantic import BaseModel
 
 from ._api_versions import DEFAULT_PHONE_NUMBERS_API_VERSION
-from ._auth import Credential, auth_from_credential
+from ._auth import Credential
 from ._base import BaseClient
 from ._errors import AcsOperationFailedError
 from ._lro import (
@@ -42,7 +42,7 @@ from ._models import (
     parse_model,
 )
 from ._paging import AsyncPager
-from ._pipeline import DEFAULT_TIMEOUT, Pipeline, ensure, json_body, parse_retry_after
+from ._pipeline import DEFAULT_TIMEOUT, ensure, json_body, parse_retry_after
 from ._validation import (
     validate_country_code,
     validate_e164,
@@ -95,10 +95,10 @@ class PhoneNumbersClient(BaseClient):
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         get_retries: int = 3,
     ) -> None:
-        self._pipeline = Pipeline(
+        super().__init__(
             endpoint,
-            auth_from_credential(credential),
-            str(api_version),
+            credential,
+            api_version=api_version,
             http_client=http_client,
             transport=transport,
             timeout=timeout,

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 
 from ._api_versions import DEFAULT_SIP_ROUTING_API_VERSION, SipRoutingApiVersion
-from ._auth import Credential, auth_from_credential
+from ._auth import Credential
 from ._base import BaseClient
 from ._errors import AcsNotFoundError
 from ._models import parse_model
-from ._pipeline import DEFAULT_TIMEOUT, Pipeline
+from ._pipeline import DEFAULT_TIMEOUT
 from ._sip_models import SipConfiguration, SipDomain, SipTrunk, SipTrunkRoute
 from ._validation import validate_e164, validate_fqdn, validate_number_pattern, validate_port
 
@@ -50,10 +50,10 @@ class SipRoutingClient(BaseClient):
         get_retries: int = 3,
     ) -> None:
         self._api_version = SipRoutingApiVersion(api_version)
-        self._pipeline = Pipeline(
+        super().__init__(
             endpoint,
-            auth_from_credential(credential),
-            self._api_version.value,
+            credential,
+            api_version=self._api_version.value,
             http_client=http_client,
             transport=transport,
             timeout=timeout,

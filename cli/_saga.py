@@ -170,6 +170,17 @@ def _summary(result: ProvisionResult) -> Panel:
     return Panel("\n".join(lines), title=f"ticket {result.ticket_id}")
 
 
+def _decide(ticket: str, update: Any, payload: Any, verb: str, as_json: bool) -> None:
+    async def send(client: Client) -> ProvisionStatus:
+        handle = client.get_workflow_handle(workflow_id_for(ticket))
+        status: ProvisionStatus = await handle.execute_update(update, payload)
+        return status
+
+    emit(
+        run_async(send), as_json, lambda s: console.print(f"{verb} {ticket}; stage {s.stage.value}")
+    )
+
+
 def approve(
     ticket: Ticket,
     approver: Annotated[str, typer.Option(help="Who approves.")],
@@ -177,18 +188,8 @@ def approve(
     as_json: JsonFlag = False,
 ) -> None:
     """Approve a ticket awaiting approval (refused with the reason otherwise)."""
-
-    async def send(client: Client) -> ProvisionStatus:
-        handle = client.get_workflow_handle(workflow_id_for(ticket))
-        return await handle.execute_update(
-            ProvisionNumbersWorkflow.approve, ApprovalDecision(approver=approver, comment=comment)
-        )
-
-    emit(
-        run_async(send),
-        as_json,
-        lambda s: console.print(f"approved {ticket}; stage {s.stage.value}"),
-    )
+    decision = ApprovalDecision(approver=approver, comment=comment)
+    _decide(ticket, ProvisionNumbersWorkflow.approve, decision, "approved", as_json)
 
 
 def reject(
@@ -198,18 +199,8 @@ def reject(
     as_json: JsonFlag = False,
 ) -> None:
     """Reject a ticket awaiting approval; the saga releases everything."""
-
-    async def send(client: Client) -> ProvisionStatus:
-        handle = client.get_workflow_handle(workflow_id_for(ticket))
-        return await handle.execute_update(
-            ProvisionNumbersWorkflow.reject, Rejection(approver=approver, reason=reason)
-        )
-
-    emit(
-        run_async(send),
-        as_json,
-        lambda s: console.print(f"rejected {ticket}; stage {s.stage.value}"),
-    )
+    rejection = Rejection(approver=approver, reason=reason)
+    _decide(ticket, ProvisionNumbersWorkflow.reject, rejection, "rejected", as_json)
 
 
 def cancel(ticket: Ticket, as_json: JsonFlag = False) -> None:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -19,6 +22,7 @@ from contracts.operations import ReleaseRequest, release_workflow_id
 from contracts.provision import Rejection, Stage
 from contracts.sip import sip_workflow_id
 from emulator import EmulatorConfig
+from tests.loopback import LoopbackServer
 from tests.world import TEST_SERVER, Saga, base_request, make_saga
 from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
 
@@ -90,7 +94,20 @@ async def sip_writer(saga: Saga) -> str:
     return sip_workflow_id(saga.emulator.endpoint)
 
 
+async def with_callbacks(saga: Saga) -> str:
+    receiver = Starlette(
+        routes=[Route("/cb", lambda _: JSONResponse({"ok": True}), methods=["POST"])]
+    )
+    with LoopbackServer(receiver) as server:
+        request = base_request(ticket_id="REPLAY-callbacks", callback_url=f"{server.url}/cb")
+        handle = await saga.start(request)
+        await saga.approve(handle)
+        await handle.result()
+    return handle.id
+
+
 SCENARIOS = [
+    with_callbacks,
     happy_reservation,
     happy_search,
     rejected,

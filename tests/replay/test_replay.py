@@ -26,7 +26,7 @@ def load(path: Path) -> WorkflowHistory:
 
 
 def test_corpus_covers_the_main_paths() -> None:
-    """Happy paths, rejection, compensation, cancellation, a release and the SIP writer."""
+    """Happy paths, callbacks, rejection, compensation, cancellation, a release, the SIP writer."""
     names = {p.stem for p in HISTORIES}
     assert {
         "provision-happy_reservation",
@@ -34,6 +34,7 @@ def test_corpus_covers_the_main_paths() -> None:
         "provision-rejected",
         "provision-compensated",
         "provision-cancelled",
+        "provision-with_callbacks",
         "release-released",
         "sip_routing-sip_writer",
     } <= names

@@ -135,6 +135,7 @@ class EmulatorApp:
         call = Call(
             em.numbers,
             em.sip,
+            scope["path"],
             params,
             query,
             _parse_json(body),

@@ -26,6 +26,7 @@ class Call:
 
     numbers: PhoneNumbersState
     sip: SipState
+    path: str
     params: dict[str, str]
     query: dict[str, str]
     body: Any
@@ -51,50 +52,33 @@ def _json(body: Any, status: int = 200) -> Reply:
     return Reply(status, body)
 
 
-def _paged(path: str, key: str, size_param: str) -> Callable[[Call, list[Any]], Reply]:
-    def build(call: Call, items: list[Any]) -> Reply:
-        return _json(page(items, path=path, query=call.query, items_key=key, size_param=size_param))
+def _paged(
+    items_key: str, items_of: Callable[[Call], list[Any]], size_param: str = "maxPageSize"
+) -> Callable[[Call], Reply]:
+    """A list handler: the items, one page of them, and a nextLink on the request's own path."""
 
-    return build
+    def handle(call: Call) -> Reply:
+        return _json(
+            page(
+                items_of(call),
+                path=call.path,
+                query=call.query,
+                items_key=items_key,
+                size_param=size_param,
+            )
+        )
 
-
-def _countries(c: Call) -> Reply:
-    return _paged("/availablePhoneNumbers/countries", "countries", "maxPageSize")(
-        c, c.numbers.countries()
-    )
-
-
-def _localities(c: Call) -> Reply:
-    cc = c.params["cc"]
-    items = c.numbers.localities(cc, c.query)
-    return _paged(
-        f"/availablePhoneNumbers/countries/{cc}/localities", "phoneNumberLocalities", "maxPageSize"
-    )(c, items)
+    return handle
 
 
-def _area_codes(c: Call) -> Reply:
-    cc = c.params["cc"]
-    items = c.numbers.area_codes(cc, c.query)
-    return _paged(f"/availablePhoneNumbers/countries/{cc}/areaCodes", "areaCodes", "maxPageSize")(
-        c, items
-    )
-
-
-def _offerings(c: Call) -> Reply:
-    cc = c.params["cc"]
-    items = c.numbers.offerings(cc, c.query)
-    return _paged(
-        f"/availablePhoneNumbers/countries/{cc}/offerings", "phoneNumberOfferings", "maxPageSize"
-    )(c, items)
-
-
-def _reservations(c: Call) -> Reply:
-    items = c.numbers.reservations_list()
-    return _paged("/availablePhoneNumbers/reservations", "reservations", "maxPageSize")(c, items)
-
-
-def _purchased(c: Call) -> Reply:
-    return _paged("/phoneNumbers", "phoneNumbers", "top")(c, c.numbers.purchased_list())
+_countries = _paged("countries", lambda c: c.numbers.countries())
+_localities = _paged(
+    "phoneNumberLocalities", lambda c: c.numbers.localities(c.params["cc"], c.query)
+)
+_area_codes = _paged("areaCodes", lambda c: c.numbers.area_codes(c.params["cc"], c.query))
+_offerings = _paged("phoneNumberOfferings", lambda c: c.numbers.offerings(c.params["cc"], c.query))
+_reservations = _paged("reservations", lambda c: c.numbers.reservations_list())
+_purchased = _paged("phoneNumbers", lambda c: c.numbers.purchased_list(), size_param="top")
 
 
 def _sip_get(c: Call) -> Reply:

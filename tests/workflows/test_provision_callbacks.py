@@ -46,6 +46,7 @@ async def test_callbacks_survive_a_failing_receiver(saga: Saga) -> None:
         handle = await saga.start(request)
         result = await handle.result()
     assert result.outcome is Stage.COMPLETED
+    assert sorted(saga.owned()) == sorted(result.numbers) and len(saga.routes()) == 1
     stages = [event["stage"] for event in receiver.received]
     assert stages == ["reserving", "purchasing", "configuring", "routing", "completed"]
     assert all(event["ticket_id"] == request.ticket_id for event in receiver.received)
@@ -62,5 +63,6 @@ async def test_unreachable_callback_never_fails_the_saga(saga: Saga) -> None:
     handle = await saga.start(request)
     result = await handle.result()  # time skipping runs the retries out to the deadline
     assert result.outcome is Stage.COMPLETED
+    assert sorted(saga.owned()) == sorted(result.numbers)
     status = await saga.status(handle)
     assert any("not delivered" in e or "never delivered" in e for e in status.errors)

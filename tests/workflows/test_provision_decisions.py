@@ -63,6 +63,8 @@ async def test_validators_refuse_before_history(saga: Saga) -> None:
     )
     result = await handle.result()
     assert result.outcome is Stage.COMPLETED
+    assert sorted(saga.owned()) == sorted(result.numbers)
+    assert saga.state()["requestCounts"]["PhoneNumbers_PurchaseReservation"] == 1
     with pytest.raises(Exception, match="(?i)not awaiting approval|already completed|not found"):
         await handle.execute_update(
             ProvisionNumbersWorkflow.approve, ApprovalDecision(approver="alice")

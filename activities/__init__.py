@@ -45,6 +45,7 @@ def build_activities(
         phone.get_search_hold,
         phone.release_hold,
         phone.begin_purchase,
+        phone.settle_purchase,
         phone.owned_numbers,
         phone.poll_operation,
         phone.begin_update_capabilities,

@@ -55,6 +55,16 @@ def _hold_expired(message: str) -> ApplicationError:
     return ApplicationError(message, type=HOLD_EXPIRED, non_retryable=True)
 
 
+def _pending(message: str, retry_after: float | None) -> ApplicationError:
+    """An operation is still running: the activity's retries are the polling loop."""
+    return ApplicationError(
+        message,
+        type=OPERATION_PENDING,
+        category=ApplicationErrorCategory.BENIGN,  # the polling loop, not a failure: no log
+        next_retry_delay=None if retry_after is None else timedelta(seconds=retry_after),
+    )
+
+
 def _handle(ref: OperationRef) -> LroHandle:
     return LroHandle(
         operation_id=ref.operation_id,
@@ -232,6 +242,38 @@ class PhoneNumberActivities:
         return _handle(ref)
 
     @activity.defn
+    async def settle_purchase(self, purchase: PurchaseInput) -> None:
+        """Return once no purchase of this hold is in flight, whether or not one was started.
+
+        The purchase's identity is known before its POST: a reservation is bought under its
+        own id, and a search's purchase operation is ``purchase_<searchId>``. So this asks ACS
+        instead of trusting that a handle reached the workflow: the POST may have been
+        accepted with its answer lost, or its result dropped by a cancel. While the purchase
+        runs this raises ``OperationPending`` (the retry policy is the polling loop), so a
+        compensation that releases afterwards cannot race it.
+        """
+        with acs_errors_as_application_errors():
+            if purchase.strategy is HoldStrategy.RESERVATION:
+                try:
+                    reservation = await self._client.get_reservation(purchase.hold_id)
+                except AcsNotFoundError:
+                    return
+                if reservation.status is not ReservationStatus.SUBMITTED:
+                    return
+                retry_after = None
+            else:
+                try:
+                    poll = await self._client.get_operation(
+                        f"{OperationKind.PURCHASE.value}_{purchase.hold_id}"
+                    )
+                except AcsNotFoundError:
+                    return  # never accepted: there is nothing to wait for
+                if poll.status.is_terminal:
+                    return
+                retry_after = poll.retry_after
+        raise _pending("the purchase of this hold is still running", retry_after)
+
+    @activity.defn
     async def owned_numbers(self, numbers: ReleaseNumbersInput) -> tuple[str, ...]:
         """Which of these numbers the resource owns now."""
         with acs_errors_as_application_errors():
@@ -270,14 +312,7 @@ class PhoneNumberActivities:
                 error_code=error.code if error else "OperationFailed",
                 error_message=error.message if error else None,
             )
-        raise ApplicationError(
-            f"{handle.kind} operation is {poll.status}",
-            type=OPERATION_PENDING,
-            category=ApplicationErrorCategory.BENIGN,  # the polling loop, not a failure: no log
-            next_retry_delay=None
-            if poll.retry_after is None
-            else timedelta(seconds=poll.retry_after),
-        )
+        raise _pending(f"{handle.kind} operation is {poll.status}", poll.retry_after)
 
     # -- capabilities --------------------------------------------------------------------------
 

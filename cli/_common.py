@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from connection import connect_temporal
 from contracts.task_queues import TASK_QUEUE
+from provisioning import ProvisioningRefused
 
 __all__ = ["console", "default_task_queue", "emit", "fail", "run_async"]
 
@@ -47,6 +48,8 @@ def run_async(action: Callable[[Client], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
+    except ProvisioningRefused as refusal:
+        fail(f"refused: {refusal}")
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         fail(f"refused: {getattr(cause, 'message', None) or cause or error}")

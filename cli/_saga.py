@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDConflictPolicy
 
 from contracts.operations import ReleaseRequest, ReleaseResult, release_workflow_id
 from contracts.provision import (
@@ -23,6 +23,7 @@ from contracts.provision import (
     Rejection,
     workflow_id_for,
 )
+from provisioning import cancel_provisioning, start_provisioning
 from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
 
 from ._common import console, default_task_queue, emit, fail, run_async
@@ -91,9 +92,15 @@ def provision(
         bool, typer.Option(help="Wait for the saga to end, showing its progress.")
     ] = False,
     task_queue: Annotated[str | None, typer.Option(help="Task queue of the workers.")] = None,
+    retry: Annotated[
+        bool,
+        typer.Option(
+            "--retry", help="Re-drive a ticket whose last provisioning failed and was undone."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Start provisioning for a ticket (a redelivered ticket attaches to its saga)."""
+    """Start provisioning for a ticket (a ticket provisioned before answers with its run)."""
     approval: dict[str, Any] = {"approvers": tuple(approver or ())}
     if auto_approve_below is not None:
         approval.update(mode="auto_under_cost", auto_approve_below=auto_approve_below)
@@ -118,26 +125,28 @@ def provision(
     queue = task_queue or default_task_queue()
 
     async def start(client: Client) -> Any:
-        handle = await client.start_workflow(
-            ProvisionNumbersWorkflow.run,
-            request,
-            id=workflow_id_for(request.ticket_id),
-            task_queue=queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        )
-        if not wait:
-            return {"workflow_id": handle.id, "run_id": handle.result_run_id}
-        return await _follow(client, handle.id, quiet=as_json)
+        run = await start_provisioning(client, request, queue, retry=retry)
+        if wait and (run.started or run.status == "RUNNING"):
+            return await _follow(client, run.workflow_id, quiet=as_json)
+        return {
+            "workflow_id": run.workflow_id,
+            "run_id": run.run_id,
+            "started": run.started,
+            "status": run.status,
+        }
 
-    outcome = run_async(start)
-    emit(
-        outcome,
-        as_json,
-        lambda v: console.print(
-            _summary(v) if isinstance(v, ProvisionResult) else f"started {v['workflow_id']}"
-        ),
-    )
+    def render(value: Any) -> None:
+        if isinstance(value, ProvisionResult):
+            console.print(_summary(value))
+        elif value["started"]:
+            console.print(f"started {value['workflow_id']}")
+        else:
+            console.print(
+                f"{value['workflow_id']} already exists ({value['status'].lower()}); nothing "
+                "was started"
+            )
+
+    emit(run_async(start), as_json, render)
 
 
 async def _follow(client: Client, workflow_id: str, *, quiet: bool) -> ProvisionResult:
@@ -207,9 +216,8 @@ def cancel(ticket: Ticket, as_json: JsonFlag = False) -> None:
     """Cancel a saga; it compensates and ends cancelled."""
 
     async def send(client: Client) -> dict[str, str]:
-        handle = client.get_workflow_handle(workflow_id_for(ticket))
-        await handle.cancel()
-        return {"workflow_id": handle.id, "cancel": "requested"}
+        await cancel_provisioning(client, ticket)
+        return {"workflow_id": workflow_id_for(ticket), "cancel": "requested"}
 
     emit(
         run_async(send),

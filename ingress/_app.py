@@ -15,8 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.operations import ReleaseRequest, release_workflow_id
@@ -37,6 +36,7 @@ from contracts.tickets import (
     ReleaseRequestedEvent,
     TicketEvent,
 )
+from provisioning import ProvisioningRefused, cancel_provisioning, start_provisioning
 from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
 
 from ._errors import ApiProblem, install_error_handlers, problem
@@ -165,20 +165,20 @@ def _not_found_or(error: RPCError, ticket_id: str) -> ApiProblem | RPCError:
 async def _dispatch(client: Client, task_queue: str, event: Any) -> JSONResponse:
     if isinstance(event, CreatedEvent):
         ticket = event.request.ticket_id
-        workflow_id = workflow_id_for(ticket)
-        try:
-            handle = await client.start_workflow(
-                ProvisionNumbersWorkflow.run,
-                event.request,
-                id=workflow_id,
-                task_queue=task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                # a finished ticket is never provisioned twice; a failed one may be re-driven
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            )
-        except WorkflowAlreadyStartedError:
-            return _accepted(workflow_id, ticket, run_id=None, note="already provisioned")
-        return _accepted(workflow_id, ticket, run_id=handle.result_run_id)
+        run = await start_provisioning(client, event.request, task_queue)
+        if run.started:
+            return _accepted(run.workflow_id, ticket, run_id=run.run_id)
+        # A redelivery: answer with the run the ticket already has; nothing new starts.
+        return JSONResponse(
+            {
+                "workflow_id": run.workflow_id,
+                "status_url": f"/provisionings/{ticket}",
+                "run_id": run.run_id,
+                "status": run.status,
+                "note": "already provisioned",
+            },
+            status_code=200,
+        )
     if isinstance(event, ApprovedEvent | RejectedEvent):
         handle = client.get_workflow_handle(
             workflow_id_for(event.ticket_id), result_type=ProvisionResult
@@ -202,12 +202,13 @@ async def _dispatch(client: Client, task_queue: str, event: Any) -> JSONResponse
             raise _not_found_or(error, event.ticket_id) from None
         return _accepted(handle.id, event.ticket_id)
     if isinstance(event, CancelledEvent):
-        handle = client.get_workflow_handle(workflow_id_for(event.ticket_id))
         try:
-            await handle.cancel()
+            await cancel_provisioning(client, event.ticket_id)
+        except ProvisioningRefused as refusal:
+            raise ApiProblem(409, "Refused", str(refusal)) from None
         except RPCError as error:
             raise _not_found_or(error, event.ticket_id) from None
-        return _accepted(handle.id, event.ticket_id)
+        return _accepted(workflow_id_for(event.ticket_id), event.ticket_id)
     assert isinstance(event, ReleaseRequestedEvent)
     release_id = release_workflow_id(event.ticket_id)
     await client.start_workflow(

@@ -80,6 +80,10 @@ with workflow.unsafe.imports_passed_through():
 __all__ = ["ProvisionNumbersWorkflow"]
 
 REJECTED = "Rejected"
+SETTLE_PURCHASE_BY_HOLD = "settle-purchase-by-hold"
+"""Patch: the purchase compensation asks ACS whether a purchase of the hold is in flight."""
+CANCEL_AFTER_OUTCOME_IGNORED = "cancel-after-outcome-ignored"
+"""Patch: a cancel that arrives once the outcome is decided (callbacks draining) is ignored."""
 _WAIT = workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
 
 
@@ -101,7 +105,9 @@ class ProvisionNumbersWorkflow:
         self._approvals: list[ApprovalRecord] = []
         self._approved_cost: Decimal | None = None
         self._decision: str | None = None
-        self._rejection: Rejection | None = None
+        self._decision_note: str | None = None
+        self._pending: list[tuple[str, str, str | None]] = []
+        """Decisions accepted by a validator, not yet applied: (decision, approver, note)."""
         self._route: RouteResult | None = None
         self._errors: list[str] = []
         self._left: list[str] = []
@@ -270,6 +276,7 @@ class ProvisionNumbersWorkflow:
             return
         self._decision = None
         self._enter(Stage.AWAITING_APPROVAL)
+        self._apply_pending_decision()  # replay may have run the Update's handler already
         try:
             await workflow.wait_condition(
                 lambda: self._decision is not None, timeout=policy.deadline
@@ -279,16 +286,15 @@ class ProvisionNumbersWorkflow:
                 f"no decision within {policy.deadline}", type=APPROVAL_EXPIRED, non_retryable=True
             ) from None
         if self._decision == "rejected":
-            reason = self._rejection.reason if self._rejection else "rejected"
-            raise ApplicationError(reason, type=REJECTED, non_retryable=True)
+            raise ApplicationError(
+                self._decision_note or "rejected", type=REJECTED, non_retryable=True
+            )
 
     @workflow.update
     def approve(self, decision: ApprovalDecision) -> ProvisionStatus:
         """Approve the held numbers at their current cost."""
-        assert self._hold is not None
-        self._record("approved", decision.approver, self._hold.monthly_cost, decision.comment)
-        self._approved_cost = self._hold.monthly_cost
-        self._decision = "approved"
+        self._pending.append(("approved", decision.approver, decision.comment))
+        self._apply_pending_decision()
         return self.status()
 
     @approve.validator
@@ -298,10 +304,8 @@ class ProvisionNumbersWorkflow:
     @workflow.update
     def reject(self, rejection: Rejection) -> ProvisionStatus:
         """Reject: the saga releases everything and ends ``rejected``."""
-        assert self._hold is not None
-        self._record("rejected", rejection.approver, self._hold.monthly_cost, rejection.reason)
-        self._rejection = rejection
-        self._decision = "rejected"
+        self._pending.append(("rejected", rejection.approver, rejection.reason))
+        self._apply_pending_decision()
         return self.status()
 
     @reject.validator
@@ -312,11 +316,35 @@ class ProvisionNumbersWorkflow:
         """Refuse before anything is written: wrong stage, second decision, unknown approver."""
         if self._stage is not Stage.AWAITING_APPROVAL:
             raise ValueError(f"not awaiting approval (stage is {self._stage.value})")
-        if self._decision is not None:
-            raise ValueError(f"already {self._decision}")
+        if self._decision is not None or self._pending:
+            raise ValueError(f"already {self._decision or self._pending[0][0]}")
         approvers = self._request.approval.approvers
         if approvers and approver not in approvers:
             raise ValueError(f"{approver!r} is not an approver of this ticket")
+
+    def _apply_pending_decision(self) -> None:
+        """Apply the oldest accepted decision once the saga is waiting for one.
+
+        A validator only accepts a decision while the saga awaits approval, but replay may
+        deliver the accepted Update in the same activation as the hold it decides on, and the
+        SDK runs Update handlers first. So a handler only queues the decision, and it is
+        applied here, by the handler on a first execution and by the saga when it starts
+        waiting on replay: the same outcome in either order.
+        """
+        hold = self._hold
+        if (
+            hold is None
+            or not self._pending
+            or self._decision is not None
+            or self._stage is not Stage.AWAITING_APPROVAL
+        ):
+            return
+        decision, approver, note = self._pending.pop(0)
+        self._record(decision, approver, hold.monthly_cost, note)
+        self._decision = decision
+        self._decision_note = note
+        if decision == "approved":
+            self._approved_cost = hold.monthly_cost
 
     # -- purchase ------------------------------------------------------------------------------
 
@@ -324,17 +352,18 @@ class ProvisionNumbersWorkflow:
         hold = self._hold
         assert hold is not None
         self._enter(Stage.PURCHASING)
+        purchase = PurchaseInput(
+            strategy=hold.strategy,
+            hold_id=hold.hold_id,
+            numbers=hold.numbers,
+            agree_to_not_resell=self._request.agree_to_not_resell,
+        )
         started: list[LroHandle] = []
-        self._register("release purchased numbers", self._release_purchased(hold, started))
+        self._register("release purchased numbers", self._release_purchased(purchase, started))
         try:
             handle = await workflow.execute_activity_method(
                 PhoneNumberActivities.begin_purchase,
-                PurchaseInput(
-                    strategy=hold.strategy,
-                    hold_id=hold.hold_id,
-                    numbers=hold.numbers,
-                    agree_to_not_resell=self._request.agree_to_not_resell,
-                ),
+                purchase,
                 start_to_close_timeout=ACS_CALL_TIMEOUT,
                 retry_policy=ACS_CALL,
                 cancellation_type=_WAIT,
@@ -367,21 +396,33 @@ class ProvisionNumbersWorkflow:
             )
 
     def _release_purchased(
-        self, hold: HoldResult, started: list[LroHandle]
+        self, purchase: PurchaseInput, started: list[LroHandle]
     ) -> Callable[[], Awaitable[None]]:
         async def release() -> None:
-            for handle in started:  # a purchase still running would own numbers after the release
-                await self._poll(handle, retry_policy=COMPENSATION)
+            # A purchase still running would own numbers after the release, so it is waited
+            # out first. Only ACS knows whether one was accepted: the POST's answer may have
+            # been lost, or its result dropped by the cancel that brought us here.
+            if workflow.patched(SETTLE_PURCHASE_BY_HOLD):
+                await workflow.execute_activity_method(
+                    PhoneNumberActivities.settle_purchase,
+                    purchase,
+                    start_to_close_timeout=ACS_CALL_TIMEOUT,
+                    schedule_to_close_timeout=LRO_DEADLINE,
+                    retry_policy=POLL,
+                )
+            else:  # runs started before the patch waited only for the handles they received
+                for handle in started:
+                    await self._poll(handle, retry_policy=COMPENSATION)
             await workflow.execute_activity_method(
                 PhoneNumberActivities.release_numbers,
-                ReleaseNumbersInput(numbers=hold.numbers),
+                ReleaseNumbersInput(numbers=purchase.numbers),
                 start_to_close_timeout=COMPENSATION_TIMEOUT,
                 heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=COMPENSATION,
             )
             await workflow.execute_activity_method(
                 SipWriterActivities.forget_numbers,
-                NumbersOwnership(ticket_id=self._request.ticket_id, numbers=hold.numbers),
+                NumbersOwnership(ticket_id=self._request.ticket_id, numbers=purchase.numbers),
                 start_to_close_timeout=ACS_CALL_TIMEOUT,
                 retry_policy=COMPENSATION,
             )
@@ -563,13 +604,28 @@ class ProvisionNumbersWorkflow:
             self._callbacks.pop(0)
 
     async def _drain_callbacks(self) -> None:
-        """Before the run closes, let the pending callbacks go out (bounded)."""
+        """Before the run closes, let the pending callbacks go out (bounded).
+
+        The outcome is decided by now, so a cancel that arrives here changes nothing: a
+        completed ticket keeps its numbers (a release gives them back), a compensated one has
+        nothing left to undo. The cancel is noted and the run ends as it was going to.
+        """
         if self._request.callback_url is None:
             return
-        try:
-            await workflow.wait_condition(lambda: not self._callbacks, timeout=CALLBACK_DEADLINE)
-        except TimeoutError:
-            self._errors.append(f"{len(self._callbacks)} callbacks were never delivered")
+        deadline = workflow.now() + CALLBACK_DEADLINE
+        while True:
+            try:
+                await workflow.wait_condition(
+                    lambda: not self._callbacks, timeout=deadline - workflow.now()
+                )
+                return
+            except TimeoutError:
+                self._errors.append(f"{len(self._callbacks)} callbacks were never delivered")
+                return
+            except asyncio.CancelledError:
+                if not workflow.patched(CANCEL_AFTER_OUTCOME_IGNORED):
+                    raise  # runs from before the patch ended cancelled here
+                self._note(f"cancel requested after the saga ended {self._stage.value}; ignored")
 
     # -- status --------------------------------------------------------------------------------
 

@@ -25,7 +25,8 @@ async def test_created_is_idempotent_and_approval_moves_it_on(ingress: Ingress) 
     assert first.json()["workflow_id"] == f"provision-{ticket}"
     assert first.json()["status_url"] == f"/provisionings/{ticket}"
     again = await ingress.post(event)
-    assert again.status_code == 202 and again.json()["run_id"] == first.json()["run_id"]
+    assert again.status_code == 200 and again.json()["run_id"] == first.json()["run_id"]
+    assert again.json()["status"] == "RUNNING" and again.json()["note"] == "already provisioned"
     handle = ingress.saga.client.get_workflow_handle(
         f"provision-{ticket}", result_type=ProvisionResult
     )
@@ -45,7 +46,11 @@ async def test_created_is_idempotent_and_approval_moves_it_on(ingress: Ingress) 
     status = await ingress.http.get(f"/provisionings/{ticket}")
     assert status.status_code == 200 and status.json()["stage"] == "completed"
     after = await ingress.post(event)  # a late redelivery of a finished ticket buys nothing
-    assert after.status_code == 202 and after.json()["note"] == "already provisioned"
+    assert after.status_code == 200 and after.json()["note"] == "already provisioned"
+    assert after.json()["status"] == "COMPLETED"
+    late_cancel = await ingress.post({"event": "cancelled", "ticket_id": ticket})
+    assert late_cancel.status_code == 409
+    assert "already ended completed" in late_cancel.json()["error"]["message"]
     assert ingress.saga.state()["requestCounts"]["PhoneNumbers_PurchaseReservation"] == 1
 
 

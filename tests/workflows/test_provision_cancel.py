@@ -8,12 +8,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError, CancelledError
+from temporalio.testing import WorkflowEnvironment
 
 from contracts.provision import ProvisionStatus, Stage
 from emulator import EmulatorConfig
-from tests.world import Saga, base_request
+from tests.world import Saga, base_request, make_saga
+
+PURCHASE_LRO_SECONDS = 3.0
+"""Long enough that a purchase accepted before a cancel is still running when it compensates."""
 
 
 @contextlib.asynccontextmanager
@@ -77,8 +82,9 @@ async def test_cancel_while_awaiting_approval(saga: Saga) -> None:
 @pytest.fixture
 def emulator_config(request: pytest.FixtureRequest) -> EmulatorConfig:
     """A slow LRO (emulated minutes) for the tests that cancel mid-operation."""
-    slow = request.node.get_closest_marker("slow_lro") is not None
-    return EmulatorConfig(lro_seconds=600.0 if slow else 0.0)
+    if request.node.get_closest_marker("slow_lro") is not None:
+        return EmulatorConfig(lro_seconds=600.0)
+    return EmulatorConfig(lro_seconds=0.0)
 
 
 @pytest.mark.slow_lro
@@ -142,4 +148,32 @@ async def test_cancel_while_compensating(saga: Saga) -> None:
     assert status.outcome is Stage.FAILED
     cause = await saga.failure(handle)
     assert isinstance(cause, ApplicationError) and "MissingDomain" in cause.message
+    saga.assert_clean()
+
+
+@pytest_asyncio.fixture
+async def real_time_saga(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
+    """The saga on the dev server (real time: retries back off as in production)."""
+    async for world in make_saga(dev_env, EmulatorConfig(lro_seconds=PURCHASE_LRO_SECONDS)):
+        yield world
+
+
+async def test_cancel_while_a_lost_purchase_answer_is_retried(real_time_saga: Saga) -> None:
+    """The purchase POST is accepted but its answer is lost; a cancel stops the retries.
+
+    No handle ever reached the workflow, yet ACS is buying. The compensation must find that
+    purchase by the hold's id, wait for it, and release what it bought: nothing is orphaned.
+    """
+    saga = real_time_saga
+    purchase = "PhoneNumbers_PurchaseReservation"
+    saga.fault({"operation": purchase, "times": 1, "action": {"type": "latency", "seconds": 2}})
+    saga.fault({"operation": purchase, "times": 1, "action": {"type": "drop", "when": "after"}})
+    handle = await saga.start(base_request())
+    await saga.approve(handle)
+    await saga.wait_for(handle, lambda s: saga.state()["requestCounts"].get(purchase, 0) > 0)
+    await asyncio.sleep(1)
+    status = await cancel_and_settle(saga, handle)
+    assert status.outcome is Stage.CANCELLED
+    assert saga.state()["requestCounts"][purchase] == 1  # the cancel stopped the retries
+    saga.emulator.advance(PURCHASE_LRO_SECONDS)  # any purchase still running finishes now
     saga.assert_clean()

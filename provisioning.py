@@ -1,0 +1,179 @@
+"""How a ticket's provisioning run is started, re-driven and cancelled from outside.
+
+The CLI and the ingress both act on a ticket's saga; the rules live here once:
+
+* a ticket id gets one provisioning. A redelivered ``created`` (or a second ``provision``)
+  answers with the existing run, whether it is still running or long closed, and never
+  starts a second purchase;
+* only an operator re-drives a ticket, and only one whose last run *failed* and was fully
+  compensated (``retry``). A cancelled, rejected, expired or completed ticket stays so;
+* a cancel reaches only a saga that has not reached its outcome yet. Once it has (completed,
+  or compensated and telling the ticket system), a cancel is refused: a completed ticket's
+  numbers are given back by a release, never by a cancel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from contracts.error_types import COMPENSATION_FAILED
+from contracts.provision import (
+    ProvisionRequest,
+    ProvisionResult,
+    ProvisionStatus,
+    Stage,
+    workflow_id_for,
+)
+from workflows import ProvisionNumbersWorkflow
+
+__all__ = [
+    "ProvisioningRefused",
+    "StartedProvisioning",
+    "cancel_provisioning",
+    "start_provisioning",
+]
+
+_DECIDED = frozenset(
+    {Stage.COMPLETED, Stage.COMPENSATED, Stage.COMPENSATION_FAILED, Stage.REJECTED, Stage.EXPIRED}
+)
+"""Stages after which the saga's outcome is fixed: a cancel could change nothing any more."""
+
+
+class ProvisioningRefused(Exception):
+    """The ticket's run does not allow this; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class StartedProvisioning:
+    """The run a start or redelivery answered with."""
+
+    workflow_id: str
+    run_id: str | None
+    started: bool
+    """False when an existing run answered (a redelivery); nothing new was started."""
+    status: str
+    """``RUNNING`` or how the existing run ended (``COMPLETED``, ``FAILED``, ``CANCELED``...)."""
+
+
+async def start_provisioning(
+    client: Client, request: ProvisionRequest, task_queue: str, *, retry: bool = False
+) -> StartedProvisioning:
+    """Start the ticket's saga, or answer with the one it already has.
+
+    With ``retry`` an operator re-drives a ticket whose last run failed and was compensated;
+    anything else is refused with the reason.
+    """
+    workflow_id = workflow_id_for(request.ticket_id)
+    if retry:
+        await _check_retryable(client.get_workflow_handle(workflow_id))
+        reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        conflict = WorkflowIDConflictPolicy.FAIL
+    else:
+        reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
+        conflict = WorkflowIDConflictPolicy.FAIL  # so a redelivery is told apart from a start
+    try:
+        handle = await client.start_workflow(
+            ProvisionNumbersWorkflow.run,
+            request,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=conflict,
+            id_reuse_policy=reuse,
+        )
+    except WorkflowAlreadyStartedError as error:
+        if retry:
+            raise ProvisioningRefused(
+                f"ticket {request.ticket_id} was re-driven by someone else meanwhile"
+            ) from error
+        existing = await client.get_workflow_handle(workflow_id).describe()
+        return StartedProvisioning(
+            workflow_id=workflow_id,
+            run_id=existing.run_id,
+            started=False,
+            status=_status_name(existing.status),
+        )
+    return StartedProvisioning(
+        workflow_id=workflow_id,
+        run_id=handle.result_run_id,
+        started=True,
+        status=WorkflowExecutionStatus.RUNNING.name,
+    )
+
+
+async def _check_retryable(
+    handle: WorkflowHandle[ProvisionNumbersWorkflow, ProvisionResult],
+) -> None:
+    try:
+        description = await handle.describe()
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            raise ProvisioningRefused(
+                f"{handle.id} has never run; start it without --retry"
+            ) from None
+        raise
+    status = description.status
+    if status is not WorkflowExecutionStatus.FAILED:
+        raise ProvisioningRefused(
+            f"{handle.id} is {_status_name(status).lower()}; only a failed provisioning can be "
+            "retried"
+        )
+    try:
+        await handle.result(follow_runs=False)
+    except WorkflowFailureError as failure:
+        cause = failure.cause
+        if isinstance(cause, ApplicationError) and cause.type == COMPENSATION_FAILED:
+            raise ProvisioningRefused(
+                f"{handle.id} failed with compensation left undone ({cause.message}); finish the "
+                "cleanup first (numberflow release), then retry"
+            ) from None
+
+
+async def cancel_provisioning(client: Client, ticket_id: str) -> ProvisionStatus:
+    """Cancel a saga that has not reached its outcome; return its status as it was asked.
+
+    Raises ``ProvisioningRefused`` when the run is closed or its outcome is already decided,
+    and the ``RPCError`` NOT_FOUND when the ticket has no provisioning.
+    """
+    handle = client.get_workflow_handle(workflow_id_for(ticket_id), result_type=ProvisionResult)
+    description = await handle.describe()
+    if description.status is not WorkflowExecutionStatus.RUNNING:
+        raise _nothing_to_cancel(ticket_id, await _ended_as(handle, description.status))
+    status = await handle.query(ProvisionNumbersWorkflow.status)
+    if status.stage in _DECIDED:
+        raise _nothing_to_cancel(ticket_id, status.stage.value)
+    await handle.cancel()
+    return status
+
+
+def _nothing_to_cancel(ticket_id: str, ended: str) -> ProvisioningRefused:
+    hint = "; to give its numbers back, release it" if ended == Stage.COMPLETED.value else ""
+    return ProvisioningRefused(
+        f"ticket {ticket_id}'s provisioning already ended {ended}; nothing to cancel{hint}"
+    )
+
+
+async def _ended_as(
+    handle: WorkflowHandle[ProvisionNumbersWorkflow, ProvisionResult],
+    status: WorkflowExecutionStatus | None,
+) -> str:
+    """How a closed run ended, in the saga's words where it returned a result."""
+    if status is WorkflowExecutionStatus.COMPLETED:
+        result = await handle.result(follow_runs=False)
+        return result.outcome.value
+    if status is WorkflowExecutionStatus.CANCELED:
+        return Stage.CANCELLED.value
+    return _status_name(status).lower().replace("_", " ")
+
+
+def _status_name(status: WorkflowExecutionStatus | None) -> str:
+    return status.name if status is not None else "UNKNOWN"

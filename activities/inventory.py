@@ -32,7 +32,10 @@ class InventoryActivities:
                 async for r in self._numbers.list_reservations()
                 if r.status in (ReservationStatus.ACTIVE, ReservationStatus.SUBMITTED)
             ]
-            routes = [r.name for r in await self._sip.list_routes()]
+            routes = await self._sip.list_routes()
         return InventorySnapshot(
-            numbers=tuple(owned), active_reservations=tuple(reservations), routes=tuple(routes)
+            numbers=tuple(owned),
+            active_reservations=tuple(reservations),
+            routes=tuple(r.name for r in routes),
+            route_patterns={r.name: r.number_pattern for r in routes},
         )

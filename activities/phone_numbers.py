@@ -75,6 +75,17 @@ def _handle(ref: OperationRef) -> LroHandle:
     )
 
 
+def _known_purchase(kind: OperationKind, hold_id: str) -> LroHandle:
+    """The handle of a hold's purchase, named by ACS after the hold: known before any POST."""
+    operation_id = f"{kind.value}_{hold_id}"
+    return LroHandle(
+        operation_id=operation_id,
+        operation_location=f"/phoneNumbers/operations/{operation_id}",
+        kind=kind.value,
+        resource_id=hold_id,
+    )
+
+
 def _ref(handle: LroHandle) -> OperationRef:
     assert handle.operation_id and handle.operation_location, "a started operation"
     return OperationRef(
@@ -209,34 +220,47 @@ class PhoneNumberActivities:
     async def begin_purchase(self, purchase: PurchaseInput) -> LroHandle:
         """Start buying a hold, unless that purchase already happened or is under way.
 
-        ACS has no repeatability header, so the check comes first: a completed reservation or
-        numbers already owned mean "done"; a submitted reservation is re-posted, which the
-        service keys by reservation id and does not buy twice.
+        ACS has no repeatability header, but a purchase's operation id is known before its
+        POST (``reservationPurchase_<reservationId>``, ``purchase_<searchId>``). So a retry
+        (the answer to an earlier POST may have been lost) first asks ACS: a purchase under
+        way is followed, not POSTed again; a finished one is done.
         """
         with acs_errors_as_application_errors():
             try:
                 if purchase.strategy is HoldStrategy.RESERVATION:
                     return await self._begin_reservation_purchase(purchase)
-                if await self._all_owned(purchase.numbers):
-                    return LroHandle(kind=OperationKind.PURCHASE.value, done=True)
-                ref = await self._client.begin_purchase_phone_numbers(
-                    purchase.hold_id, agree_to_not_resell=purchase.agree_to_not_resell
-                )
+                return await self._begin_search_purchase(purchase)
             except AcsNotFoundError as error:
                 raise _hold_expired(f"the hold is gone: {error.message}") from error
             except AcsValidationError as error:
                 if _is_expired(error):
                     raise _hold_expired(error.message) from error
                 raise
-        return _handle(ref)
 
     async def _begin_reservation_purchase(self, purchase: PurchaseInput) -> LroHandle:
         reservation = await self._client.get_reservation(purchase.hold_id)
         if reservation.status is ReservationStatus.COMPLETED:
             return LroHandle(kind=OperationKind.RESERVATION_PURCHASE.value, done=True)
+        if reservation.status is ReservationStatus.SUBMITTED:
+            return _known_purchase(OperationKind.RESERVATION_PURCHASE, purchase.hold_id)
         if reservation.status is ReservationStatus.EXPIRED:
             raise _hold_expired("the reservation expired before the purchase")
         ref = await self._client.begin_purchase_reservation(
+            purchase.hold_id, agree_to_not_resell=purchase.agree_to_not_resell
+        )
+        return _handle(ref)
+
+    async def _begin_search_purchase(self, purchase: PurchaseInput) -> LroHandle:
+        known = _known_purchase(OperationKind.PURCHASE, purchase.hold_id)
+        try:
+            poll = await self._client.get_operation(str(known.operation_id))
+        except AcsNotFoundError:
+            poll = None
+        if poll is not None and poll.status is not OperationStatus.FAILED:
+            return known  # running or done: follow it
+        if await self._all_owned(purchase.numbers):
+            return LroHandle(kind=OperationKind.PURCHASE.value, done=True)
+        ref = await self._client.begin_purchase_phone_numbers(
             purchase.hold_id, agree_to_not_resell=purchase.agree_to_not_resell
         )
         return _handle(ref)
@@ -264,7 +288,7 @@ class PhoneNumberActivities:
             else:
                 try:
                     poll = await self._client.get_operation(
-                        f"{OperationKind.PURCHASE.value}_{purchase.hold_id}"
+                        str(_known_purchase(OperationKind.PURCHASE, purchase.hold_id).operation_id)
                     )
                 except AcsNotFoundError:
                     return  # never accepted: there is nothing to wait for

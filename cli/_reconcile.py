@@ -51,6 +51,8 @@ def reconcile(
         ("orphans", report.orphans),
         ("ghosts", report.ghosts),
         ("unknown routes", report.unknown_routes),
+        ("missing routes", report.missing_routes),
+        ("drifted routes", report.drifted_routes),
         ("active reservations", report.active_reservations),
         ("released", report.released),
     ):

@@ -65,6 +65,8 @@ class InventorySnapshot(_Model):
     numbers: tuple[OwnedNumber, ...]
     active_reservations: tuple[str, ...]
     routes: tuple[str, ...]
+    route_patterns: dict[str, str] = Field(default_factory=dict)
+    """Route name → its number pattern, as ACS has it."""
 
 
 class ReconcileRequest(_Model):
@@ -84,6 +86,10 @@ class ReconcileReport(_Model):
     """In the ledger, gone from ACS."""
     unknown_routes: tuple[str, ...]
     """Routes in ACS that no ticket owns."""
+    missing_routes: tuple[str, ...] = ()
+    """Routes the ledger gives a ticket that ACS does not have."""
+    drifted_routes: tuple[str, ...] = ()
+    """Routes of a ticket whose pattern in ACS no longer routes exactly the ticket's numbers."""
     active_reservations: tuple[str, ...]
     released: tuple[str, ...] = ()
     """Orphans released because ``release_orphans`` was set and they were past the grace."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -105,6 +106,10 @@ class PhoneNumbersState:
         self.reservations: dict[str, Reservation] = {}
         self.operations: dict[str, Operation] = {}
         self._releasing: dict[str, str] = {}
+        self.purchase_posts: Counter[str] = Counter()
+        """Purchase POSTs that reached the service, per hold (reservation or search id)."""
+        self.purchase_log: list[tuple[str, str]] = []
+        """Every number bought, with the hold that bought it (``portal`` when bought outside)."""
         self._updating: dict[str, str] = {}
         self._countries = {c.code: c for c in COUNTRIES}
 
@@ -334,6 +339,7 @@ class PhoneNumbersState:
     ) -> Reply:
         """Start buying a reservation; a second call returns the first call's operation."""
         reservation = self._reservation(reservation_id)
+        self.purchase_posts[reservation.id] += 1
         op_id = f"reservationPurchase_{reservation.id}"
         if reservation.status in ("submitted", "completed") and op_id in self.operations:
             return self._lro_reply(self.operations[op_id], api_version, reservation.id)
@@ -353,7 +359,7 @@ class PhoneNumbersState:
 
         def succeed(at: datetime) -> None:
             for n in reserved:
-                self._buy("+" + n.id, n.assignment_type, n.calling, n.sms, at)
+                self._buy("+" + n.id, n.assignment_type, n.calling, n.sms, at, reservation.id)
                 n.status = "purchased"
             reservation.status = "completed"
 
@@ -466,6 +472,7 @@ class PhoneNumbersState:
             raise ApiError(
                 404, "NotFound", f"Search {search_id} cannot be found.", target="searchId"
             )
+        self.purchase_posts[search.id] += 1
         op_id = f"purchase_{search.id}"
         if search.state in ("purchasing", "purchased") and op_id in self.operations:
             return self._lro_reply(self.operations[op_id], api_version, search.id)
@@ -483,7 +490,7 @@ class PhoneNumbersState:
 
         def succeed(at: datetime) -> None:
             for number in search.numbers:
-                self._buy(number, search.assignment_type, search.calling, search.sms, at)
+                self._buy(number, search.assignment_type, search.calling, search.sms, at, search.id)
             search.state = "purchased"
 
         def fail(_: datetime) -> None:
@@ -640,6 +647,8 @@ class PhoneNumbersState:
                 {"id": op.id, "kind": op.kind, "finished": op.finished, "failed": op.fails}
                 for op in self.operations.values()
             ],
+            "purchasePosts": dict(self.purchase_posts),
+            "purchaseLog": [{"phoneNumber": n, "hold": h} for n, h in self.purchase_log],
         }
 
     def force_purchase(self, phone_number: str, now: datetime) -> dict[str, Any]:
@@ -651,7 +660,9 @@ class PhoneNumbersState:
         offering = next(
             o for o in country.offerings if o.phone_number_type == number.phone_number_type
         )
-        self._buy(phone_number, offering.assignment_type, offering.calling, offering.sms, now)
+        self._buy(
+            phone_number, offering.assignment_type, offering.calling, offering.sms, now, "portal"
+        )
         return self._purchased_wire(self.purchased[phone_number])
 
     # -- internals -----------------------------------------------------------------------------
@@ -714,7 +725,13 @@ class PhoneNumbersState:
         return country is not None and phone_number_type in country.no_resell_types
 
     def _buy(
-        self, phone_number: str, assignment: str, calling: str, sms: str, at: datetime
+        self,
+        phone_number: str,
+        assignment: str,
+        calling: str,
+        sms: str,
+        at: datetime,
+        hold: str,
     ) -> None:
         number = self.inventory[phone_number]
         offering = self._countries[number.country_code].offering(
@@ -723,6 +740,7 @@ class PhoneNumbersState:
         assert offering is not None, "checked when the hold was made"
         self.holds.pop(phone_number, None)
         self.purchased[phone_number] = Purchased(number, assignment, calling, sms, offering, at)
+        self.purchase_log.append((phone_number, hold))
 
     def _reserve(self, rid: str, number_id: str, change: dict[str, Any]) -> ReservedNumber:
         number = self.inventory.get("+" + number_id)

@@ -226,3 +226,14 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_saga(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
     async for world in make_saga(dev_env, EmulatorConfig(lro_seconds=0.0)):
         yield world
+
+
+SLOW_LRO_SECONDS = 3.0
+"""Long enough that a purchase accepted before a retry or a cancel is still running then."""
+
+
+@pytest_asyncio.fixture
+async def slow_lro_saga(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
+    """The saga on the dev server (real time, as in production) with LROs of a few seconds."""
+    async for world in make_saga(dev_env, EmulatorConfig(lro_seconds=SLOW_LRO_SECONDS)):
+        yield world

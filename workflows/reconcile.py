@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.operations import ReconcileReport, ReconcileRequest
 
     from ._policies import ACS_CALL, ACS_CALL_TIMEOUT, COMPENSATION, COMPENSATION_TIMEOUT
+    from .sip_routing import exact_number_pattern
 
 __all__ = ["ReconcileWorkflow"]
 
@@ -46,11 +47,25 @@ class ReconcileWorkflow:
         known = {n for entry in ledger.values() for n in entry.numbers}
         known_routes = {r for entry in ledger.values() for r in entry.routes}
         orphans = sorted(owned - known - set(in_flight))
+        ledger_routes = {
+            route: exact_number_pattern(entry.numbers)
+            for entry in ledger.values()
+            for route in entry.routes
+        }
         report = ReconcileReport(
             orphans=tuple(orphans),
             ghosts=tuple(sorted(known - owned)),
             unknown_routes=tuple(r for r in snapshot.routes if r not in known_routes),
             active_reservations=snapshot.active_reservations,
+            missing_routes=tuple(sorted(r for r in ledger_routes if r not in snapshot.routes)),
+            drifted_routes=tuple(
+                sorted(
+                    route
+                    for route, pattern in ledger_routes.items()
+                    if route in snapshot.route_patterns
+                    and snapshot.route_patterns[route] != pattern
+                )
+            ),
         )
         if not request.release_orphans or not orphans:
             return report

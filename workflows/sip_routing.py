@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from activities.sip import SipDocumentActivities
     from contracts.provision import TrunkSpec
     from contracts.sip import (
@@ -41,6 +45,11 @@ with workflow.unsafe.imports_passed_through():
 __all__ = ["SipRoutingWorkflow", "exact_number_pattern", "placement_index"]
 
 ROUTE_SHADOWED = "RouteShadowed"
+ROUTE_NAME_TAKEN = "RouteNameTaken"
+INVALID_REQUEST = "InvalidSipRequest"
+TRUNK_IN_USE = "TrunkInUse"
+ROUTE_OWNERSHIP = "route-ownership"
+"""Patch: attach refuses a name numberflow did not write; detach touches only owned routes."""
 
 
 def exact_number_pattern(numbers: tuple[str, ...]) -> str:
@@ -115,14 +124,13 @@ class SipRoutingWorkflow:
     @workflow.update
     async def attach_route(self, request: AttachRouteRequest) -> RouteWritten:
         """Write the ticket's route where it receives its numbers; idempotent by route name."""
+        with _refused_not_failed():
+            route = self._route_for(request)
         async with self._lock:
             current = await self._read()
-            route = RouteSpec(
-                name=request.route_name,
-                number_pattern=exact_number_pattern(request.numbers),
-                trunks=tuple(t.fqdn for t in request.trunks),
-                description=f"numberflow ticket {request.ticket_id}",
-            )
+            if workflow.patched(ROUTE_OWNERSHIP):
+                with _refused_not_failed():
+                    self._check_name_is_ours(current, request)
             others = tuple(r for r in current.routes if r.name != route.name)
             index = self._position(others, request)
             routes = (*others[:index], route, *others[index:])
@@ -143,9 +151,8 @@ class SipRoutingWorkflow:
     @attach_route.validator
     def _validate_attach(self, request: AttachRouteRequest) -> None:
         self._check_trunk_room(request.trunks)
-        owner = self._route_owner(request.route_name)
-        if owner is not None and owner != request.ticket_id:
-            raise ValueError(f"route name {request.route_name!r} belongs to ticket {owner}")
+        self._route_for(request)  # the pattern must be one ACS accepts (e.g. <= 1,024 chars)
+        self._check_name_is_ours(self._last, request)
         names = {r.name for r in self._last.routes} | {request.route_name}
         if len(names) > MAX_ROUTES:
             raise ValueError(f"the resource would have more than {MAX_ROUTES} routes")
@@ -155,6 +162,35 @@ class SipRoutingWorkflow:
             raise ValueError(
                 f"position {request.position} is after route {others[natural].name!r} "
                 f"(at {natural}), which would take these numbers' calls"
+            )
+
+    @staticmethod
+    def _route_for(request: AttachRouteRequest) -> RouteSpec:
+        """The route this request writes; raises ValueError when ACS would refuse it."""
+        try:
+            return RouteSpec(
+                name=request.route_name,
+                number_pattern=exact_number_pattern(request.numbers),
+                trunks=tuple(t.fqdn for t in request.trunks),
+                description=f"numberflow ticket {request.ticket_id}",
+            )
+        except ValidationError as error:
+            first = error.errors()[0]
+            raise ValueError(
+                f"route {request.route_name!r} for {len(request.numbers)} numbers: {first['msg']}"
+            ) from None
+
+    def _check_name_is_ours(self, document: SipDocument, request: AttachRouteRequest) -> None:
+        """A route name belongs to the ticket that wrote it; any other route is not ours."""
+        owner = self._route_owner(request.route_name)
+        if owner is not None and owner != request.ticket_id:
+            raise _Refusal(
+                f"route name {request.route_name!r} belongs to ticket {owner}", ROUTE_NAME_TAKEN
+            )
+        if owner is None and any(r.name == request.route_name for r in document.routes):
+            raise _Refusal(
+                f"route name {request.route_name!r} is taken by a route numberflow did not write",
+                ROUTE_NAME_TAKEN,
             )
 
     def _position(self, others: tuple[RouteSpec, ...], request: AttachRouteRequest) -> int:
@@ -173,8 +209,16 @@ class SipRoutingWorkflow:
 
     @workflow.update
     async def detach_route(self, request: DetachRouteRequest) -> SipDocument:
-        """Remove the route, then the listed trunks no route uses any more (routes first)."""
+        """Remove the ticket's route, then the listed trunks no route uses any more.
+
+        Only a route the ledger says this ticket owns is touched: a name the ticket does not
+        own (another ticket's, or one numberflow never wrote) is left alone, so a
+        compensation can only undo what its own saga did.
+        """
         async with self._lock:
+            owner = self._route_owner(request.route_name)
+            if owner != request.ticket_id and workflow.patched(ROUTE_OWNERSHIP):
+                return self._last
             current = await self._read()
             routes = tuple(r for r in current.routes if r.name != request.route_name)
             if routes != current.routes:
@@ -197,7 +241,7 @@ class SipRoutingWorkflow:
             if users:
                 raise ApplicationError(
                     f"trunk {request.fqdn} is used by routes {users}",
-                    type="TrunkInUse",
+                    type=TRUNK_IN_USE,
                     non_retryable=True,
                 )
             if request.fqdn not in current.trunks:
@@ -292,6 +336,31 @@ class SipRoutingWorkflow:
         else:
             self._ledger.pop(ticket_id, None)
         return entry
+
+
+class _Refusal(ValueError):
+    """A request the writer refuses, with the ``ApplicationError`` type it is refused under."""
+
+    def __init__(self, message: str, error_type: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+@contextmanager
+def _refused_not_failed() -> Iterator[None]:
+    """In a handler, a request that fails a check is a refused Update, never a failed task.
+
+    Validators run only when an Update is first delivered, not on replay, and the document
+    may have changed between validation and the handler; so the checks are made again in
+    the handler, and there they must fail the one Update, not the writer for every ticket.
+    Pydantic's ``ValidationError`` is a ``ValueError`` too.
+    """
+    try:
+        yield
+    except ValueError as error:
+        raise ApplicationError(
+            str(error), type=getattr(error, "error_type", INVALID_REQUEST), non_retryable=True
+        ) from None
 
 
 def _route_wire(route: RouteSpec) -> dict[str, Any]:

@@ -8,17 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError, CancelledError
-from temporalio.testing import WorkflowEnvironment
 
 from contracts.provision import ProvisionStatus, Stage
 from emulator import EmulatorConfig
-from tests.world import Saga, base_request, make_saga
-
-PURCHASE_LRO_SECONDS = 3.0
-"""Long enough that a purchase accepted before a cancel is still running when it compensates."""
+from tests.world import SLOW_LRO_SECONDS, Saga, base_request
 
 
 @contextlib.asynccontextmanager
@@ -151,20 +146,13 @@ async def test_cancel_while_compensating(saga: Saga) -> None:
     saga.assert_clean()
 
 
-@pytest_asyncio.fixture
-async def real_time_saga(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
-    """The saga on the dev server (real time: retries back off as in production)."""
-    async for world in make_saga(dev_env, EmulatorConfig(lro_seconds=PURCHASE_LRO_SECONDS)):
-        yield world
-
-
-async def test_cancel_while_a_lost_purchase_answer_is_retried(real_time_saga: Saga) -> None:
+async def test_cancel_while_a_lost_purchase_answer_is_retried(slow_lro_saga: Saga) -> None:
     """The purchase POST is accepted but its answer is lost; a cancel stops the retries.
 
     No handle ever reached the workflow, yet ACS is buying. The compensation must find that
     purchase by the hold's id, wait for it, and release what it bought: nothing is orphaned.
     """
-    saga = real_time_saga
+    saga = slow_lro_saga
     purchase = "PhoneNumbers_PurchaseReservation"
     saga.fault({"operation": purchase, "times": 1, "action": {"type": "latency", "seconds": 2}})
     saga.fault({"operation": purchase, "times": 1, "action": {"type": "drop", "when": "after"}})
@@ -175,5 +163,5 @@ async def test_cancel_while_a_lost_purchase_answer_is_retried(real_time_saga: Sa
     status = await cancel_and_settle(saga, handle)
     assert status.outcome is Stage.CANCELLED
     assert saga.state()["requestCounts"][purchase] == 1  # the cancel stopped the retries
-    saga.emulator.advance(PURCHASE_LRO_SECONDS)  # any purchase still running finishes now
+    saga.emulator.advance(SLOW_LRO_SECONDS)  # any purchase still running finishes now
     saga.assert_clean()

@@ -155,6 +155,34 @@ async def test_transient_faults_are_ridden_out(saga: Saga) -> None:
 
 
 @pytest.mark.parametrize(
+    ("strategy", "operation"),
+    [
+        ("reservation", "PhoneNumbers_PurchaseReservation"),
+        ("search", "PhoneNumbers_PurchasePhoneNumbers"),
+    ],
+)
+async def test_a_lost_purchase_answer_is_not_posted_again(
+    slow_lro_saga: Saga, strategy: str, operation: str
+) -> None:
+    """ACS accepts the purchase but the answer is lost: the retry follows the purchase under
+    way (its id is the hold's) instead of POSTing it again, and the numbers are bought once.
+
+    The purchase runs 3 s (real time), so the retry (1 s later) finds it still running.
+    """
+    saga = slow_lro_saga
+    saga.fault({"operation": operation, "times": 1, "action": {"type": "drop", "when": "after"}})
+    auto = {"mode": "auto_under_cost", "auto_approve_below": "100"}
+    request = base_request(approval=auto, hold_strategy=strategy, quantity=1)
+    handle = await saga.start(request)
+    result = await handle.result()
+    assert result.outcome is Stage.COMPLETED and saga.owned() == list(result.numbers)
+    hold = (await saga.status(handle)).hold_id
+    state = saga.state()["phoneNumbers"]
+    assert state["purchasePosts"] == {hold: 1}
+    assert state["purchaseLog"] == [{"phoneNumber": result.numbers[0], "hold": hold}]
+
+
+@pytest.mark.parametrize(
     ("status", "code"), [(400, "BadRequest"), (403, "InsufficientPermissions")]
 )
 async def test_permanent_errors_fail_fast(saga: Saga, status: int, code: str) -> None:

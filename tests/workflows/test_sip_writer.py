@@ -18,6 +18,7 @@ from contracts.sip import (
     AttachRouteRequest,
     DetachRouteRequest,
     RemoveTrunkRequest,
+    RouteWritten,
     SipRoutingInput,
     sip_workflow_id,
 )
@@ -231,9 +232,10 @@ async def test_reconcile_reports_orphans_ghosts_and_unknown_routes(dev_saga: Sag
     async with dev_saga.emulator.phone_numbers() as client:  # released outside numberflow
         await client.wait(await client.begin_release_phone_number(owned[0]), polling_interval=0.01)
     async with dev_saga.emulator.sip() as sip:
+        ticket_route = (await sip.list_routes())[0]
         await sip.set_routes(
             [
-                *await sip.list_routes(),
+                ticket_route.model_copy(update={"number_pattern": r"^\+1999$"}),  # edited by hand
                 SipTrunkRoute(
                     name="by-hand", number_pattern=r"^\+49\d+$", trunks=["sbc1.example.com"]
                 ),
@@ -249,7 +251,17 @@ async def test_reconcile_reports_orphans_ghosts_and_unknown_routes(dev_saga: Sag
     assert report.orphans == (outside,)
     assert report.ghosts == result.numbers
     assert report.unknown_routes == ("by-hand",)
+    assert report.drifted_routes == (result.route_name,) and report.missing_routes == ()
     assert report.released == ()
+    async with dev_saga.emulator.sip() as sip:  # the ticket's route deleted by hand
+        await sip.set_routes([r for r in await sip.list_routes() if r.name == "by-hand"])
+    gone = await dev_saga.client.execute_workflow(
+        ReconcileWorkflow.run,
+        ReconcileRequest(),
+        id=f"reconcile-gone-{request.ticket_id}",
+        task_queue=dev_saga.task_queue,
+    )
+    assert gone.missing_routes == (result.route_name,) and gone.drifted_routes == ()
 
     young = await dev_saga.client.execute_workflow(
         ReconcileWorkflow.run,
@@ -294,3 +306,111 @@ async def test_writer_continues_as_new_with_its_state(saga: Saga) -> None:
     assert [r.name for r in config.routes] == [f"can-{i}" for i in range(6)]
     match = await latest.query(SipRoutingWorkflow.route_for, "+14255550103")
     assert match.route == "can-3"
+
+
+def us_numbers(count: int) -> tuple[str, ...]:
+    return tuple(f"+1425555{i:04d}" for i in range(count))
+
+
+async def refused(handle: WorkflowHandle[Any, Any], update: str, payload: Any) -> str:
+    """Send an Update that must be refused; return the reason."""
+    with pytest.raises((WorkflowUpdateFailedError, RPCError)) as caught:
+        await handle.execute_update(update, payload)
+    return str(caught.value) + str(getattr(caught.value, "cause", ""))
+
+
+async def failed_tasks(handle: WorkflowHandle[Any, Any]) -> int:
+    events = [e async for e in handle.fetch_history_events()]
+    return sum(1 for e in events if e.HasField("workflow_task_failed_event_attributes"))
+
+
+async def test_no_request_fails_the_writer_while_others_keep_routing(saga: Saga) -> None:
+    """Oversized and malformed requests are refused one by one; routing goes on for everyone."""
+    handle = await writer(saga)
+    good = AttachRouteRequest(
+        ticket_id="T-good", route_name="good", numbers=("+14255559999",), trunks=(SBC1,)
+    ).model_dump(mode="json")
+    oversized = {**good, "ticket_id": "T-big", "route_name": "big", "numbers": us_numbers(80)}
+    reason = await refused(handle, "attach_route", oversized)
+    assert "1024" in reason or "1,024" in reason
+    malformed: list[tuple[str, Any]] = [
+        ("attach_route", {"ticket_id": "T-x"}),
+        ("attach_route", {**good, "numbers": []}),
+        ("attach_route", {**good, "trunks": [{"fqdn": "not a host", "port": 5061}]}),
+        ("attach_route", {**good, "route_name": "r" * 300}),
+        ("attach_route", {**good, "position": -1}),
+        ("attach_route", {**good, "surprise": True}),
+        ("attach_route", "not an object"),
+        ("detach_route", {"ticket_id": "T-x"}),
+        ("ensure_trunks", {"trunks": []}),
+        ("remove_trunk", {"fqdn": "-bad-"}),
+        ("record_numbers", {"ticket_id": "T-x", "numbers": "+1"}),
+    ]
+    others = [
+        saga.start(base_request(quantity=1, approval=AUTO, final_capabilities=None))
+        for _ in range(3)
+    ]
+    started = await asyncio.gather(*others)
+    for update, payload in malformed:
+        await refused(handle, update, payload)
+    results = await asyncio.gather(*(h.result() for h in started))
+    assert all(r.outcome is Stage.COMPLETED for r in results)
+    written = await handle.execute_update("attach_route", good, result_type=RouteWritten)
+    assert written.route_name == "good"
+    assert {r["name"] for r in saga.routes()} == {"good", *(r.route_name for r in results)}
+    assert await failed_tasks(handle) == 0
+
+
+async def test_a_ticket_too_large_for_one_route_fails_alone(saga: Saga) -> None:
+    """A saga whose route pattern ACS would refuse fails and compensates; others still route."""
+    big = base_request(
+        quantity=80,
+        hold_strategy="search",  # a reservation browses at most 60 numbers
+        phone_number_type="geographic",
+        capabilities={"calling": "inbound+outbound", "sms": "none"},
+        approval=AUTO,
+        final_capabilities=None,
+    )
+    small = base_request(quantity=1, approval=AUTO, final_capabilities=None)
+    big_handle, small_handle = await saga.start(big), await saga.start(small)
+    cause = await saga.failure(big_handle)
+    assert "1024" in str(cause) or "number pattern" in str(cause)
+    assert (await small_handle.result()).outcome is Stage.COMPLETED
+    assert [r["name"] for r in saga.routes()] == [small.route_name]
+    assert await failed_tasks(await writer(saga)) == 0
+
+
+async def test_a_ticket_cannot_take_or_remove_another_tickets_route(saga: Saga) -> None:
+    """A route name of another ticket, or of a route written by hand, is refused; the
+    refused saga's compensation leaves the victim's route in place."""
+    first = base_request(
+        approval=AUTO, routing={"trunks": [SBC1.model_dump()], "route_name": "shared"}
+    )
+    await (await saga.start(first)).result()
+    async with saga.emulator.sip() as sip:
+        await sip.set_routes(
+            [
+                *await sip.list_routes(),
+                SipTrunkRoute(
+                    name="by-hand", number_pattern=r"^\+49\d+$", trunks=["sbc1.example.com"]
+                ),
+            ]
+        )
+    before = saga.routes()
+    for name in ("shared", "by-hand"):
+        thief = base_request(
+            approval=AUTO, routing={"trunks": [SBC1.model_dump()], "route_name": name}
+        )
+        cause = await saga.failure(await saga.start(thief))
+        assert "belongs to ticket" in str(cause) or "did not write" in str(cause)
+    assert saga.routes() == before
+    handle = await writer(saga)
+    for name in ("shared", "by-hand"):  # a direct detach by a non-owner changes nothing
+        await handle.execute_update(
+            SipRoutingWorkflow.detach_route,
+            DetachRouteRequest(ticket_id="T-thief", route_name=name),
+        )
+    assert saga.routes() == before
+    ledger = await handle.query(SipRoutingWorkflow.ledger)
+    assert ledger[first.ticket_id].routes == ("shared",)
+    assert sorted(saga.owned()) == sorted(ledger[first.ticket_id].numbers)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint types pytest run install clean
+.PHONY: test lint types pytest run install clean chaos
 
 install: $(STAMP)
 
@@ -29,6 +29,13 @@ test: lint types pytest
 # The whole system on this machine: dev server, emulator, worker, ingress; a sample ticket end to end.
 run: $(STAMP)
 	$(BIN)/numberflow demo
+
+# The long chaos run (the quick one is part of `make test`): 100 sagas, 10 worker SIGKILLs, two
+# Temporal restarts (SIGTERM, then SIGKILL), seeded ACS faults. CHAOS_SEED=n replays a run.
+CHAOS_SEED ?= $(shell date +%s)
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos --seed $(CHAOS_SEED) --sagas 100 --kills 10 \
+		--restarts term,kill --report .numberflow/chaos/report-$(CHAOS_SEED).json
 
 clean:
 	rm -rf $(VENV) .numberflow .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,48 @@
+"""``python -m tests.chaos``: one chaos run with a report, for ``make chaos``.
+
+python -m tests.chaos --seed 7 --sagas 100 --kills 10 --restarts term,kill --report out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from .harness import ChaosPlan, run_chaos
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.chaos")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--sagas", type=int, default=100)
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--restarts", default="term,kill", help="comma-separated: term, kill")
+    parser.add_argument("--deadline", type=float, default=420.0)
+    parser.add_argument("--report", type=Path, required=True)
+    args = parser.parse_args()
+    plan = ChaosPlan(
+        seed=args.seed,
+        sagas=args.sagas,
+        kills=args.kills,
+        restarts=tuple(r for r in args.restarts.split(",") if r),
+        deadline=args.deadline,
+    )
+    with tempfile.TemporaryDirectory(prefix="numberflow-chaos-") as folder:
+        report = asyncio.run(run_chaos(plan, Path(folder)))
+    report.write(args.report)
+    lines = [
+        f"chaos seed {plan.seed}: {report.sagas} sagas in {report.seconds} s, "
+        f"outcomes {report.outcomes}",
+        f"  kills {report.kills}, restarts {report.restarts}, faults fired {report.faults_fired}",
+        f"  {len(report.violations)} violations; report in {args.report}",
+        *(f"  VIOLATION {violation}" for violation in report.violations),
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 1 if report.violations else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

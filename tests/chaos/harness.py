@@ -1,0 +1,604 @@
+"""Chaos for the saga: many tickets, worker SIGKILLs, Temporal restarts, seeded ACS faults.
+
+One run, all seeded: the ticket mix, the fault rules and the moments of each kill and restart.
+Tickets are driven the way people and ticket systems drive them (approve, reject, cancel at
+any moment, cancel after completion, redeliver ``created``, ask for another ticket's route
+name). Once every saga has closed, the emulator's state is the truth the invariants are
+checked against, and ``numberflow reconcile`` must find nothing. The report is JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
+
+from contracts.provision import (
+    ApprovalDecision,
+    ProvisionRequest,
+    ProvisionResult,
+    ProvisionStatus,
+    Rejection,
+    Stage,
+    workflow_id_for,
+)
+from emulator import EmulatorConfig, EmulatorServer
+from provisioning import ProvisioningRefused, cancel_provisioning, start_provisioning
+from workflows import ProvisionNumbersWorkflow
+from workflows.sip_routing import exact_number_pattern
+
+from .processes import ROOT, DevServer, WorkerProcess
+
+__all__ = ["ChaosPlan", "ChaosReport", "run_chaos"]
+
+BEHAVIOURS = (
+    "auto",
+    "auto",
+    "auto",
+    "approve",
+    "approve",
+    "reject",
+    "cancel_waiting",
+    "cancel_purchasing",
+    "cancel_after_completion",
+    "redeliver",
+    "search",
+    "no_route",
+    "take_route",
+)
+"""How a ticket is driven; ``auto`` (auto-approved) and manual approval are the common cases."""
+
+COUNTRIES = (("US", "tollFree"), ("US", "geographic"), ("CA", "geographic"), ("GB", "geographic"))
+AUTO = {"mode": "auto_under_cost", "auto_approve_below": "1000"}
+STAGGER = 0.15
+"""Seconds between two tickets' arrivals."""
+
+
+@dataclass(frozen=True)
+class ChaosPlan:
+    """What one run does."""
+
+    seed: int
+    sagas: int
+    kills: int
+    restarts: tuple[str, ...] = ("term",)
+    """Temporal dev-server restarts, in order: ``term`` (SIGTERM) or ``kill`` (SIGKILL)."""
+    workers: int = 2
+    fault_scale: float = 1.0
+    """Multiplies every fault rule's probability (0 = no faults)."""
+    deadline: float = 170.0
+    """Seconds from the first ticket until every saga must have closed."""
+    lro_seconds: float = 0.5
+
+
+@dataclass
+class ChaosReport:
+    """What happened and what was wrong."""
+
+    seed: int
+    sagas: int
+    kills: int = 0
+    restarts: list[str] = field(default_factory=list)
+    faults_fired: int = 0
+    faults_by_rule: dict[str, int] = field(default_factory=dict)
+    behaviours: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    violations: list[str] = field(default_factory=list)
+    reconcile: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def write(self, path: Path) -> None:
+        """Save as JSON."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
+
+
+@dataclass
+class Ticket:
+    """One ticket of the run: how it is driven and how its saga ended."""
+
+    request: ProvisionRequest
+    behaviour: str
+    status: str = "RUNNING"
+    result: ProvisionResult | None = None
+    failure: str | None = None
+    final: ProvisionStatus | None = None
+
+
+WorkerFactory = Callable[[Client, str, str], contextlib.AbstractAsyncContextManager[Any]]
+"""Starts an in-process worker (client, task queue, ACS connection string) instead of processes."""
+
+
+async def run_chaos(
+    plan: ChaosPlan, folder: Path, *, in_process_worker: WorkerFactory | None = None
+) -> ChaosReport:
+    """Run the plan; every process is stopped on the way out, whatever happens."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(plan.seed)
+    report = ChaosReport(seed=plan.seed, sagas=plan.sagas)
+    task_queue = f"chaos-{plan.seed}-{uuid.uuid4().hex[:6]}"
+    config = EmulatorConfig(seed=plan.seed, lro_seconds=plan.lro_seconds, numbers_per_area_code=60)
+    server = DevServer(folder)
+    started = time.monotonic()
+    with EmulatorServer(config) as emulator, contextlib.ExitStack() as closing:
+        closing.callback(server.close)
+        server.start()
+        _add_faults(emulator, rng, plan.fault_scale)
+        client = await _connect(server.address)
+        env = {
+            "TEMPORAL_ADDRESS": server.address,
+            "ACS_CONNECTION_STRING": emulator.connection_string,
+            "NUMBERFLOW_TASK_QUEUE": task_queue,
+            "NUMBERFLOW_LOG_LEVEL": "WARNING",
+            "NUMBERFLOW_LOG_JSON": "true",
+        }
+        workers = [WorkerProcess(f"worker-{i}", folder, env) for i in range(plan.workers)]
+        for worker in workers:
+            closing.callback(worker.close)
+        async with contextlib.AsyncExitStack() as running:
+            if in_process_worker is not None:
+                await running.enter_async_context(
+                    in_process_worker(client, task_queue, emulator.connection_string)
+                )
+            else:
+                for worker in workers:
+                    worker.start()
+            tickets = _tickets(plan, rng)
+            report.behaviours = dict(Counter(t.behaviour for t in tickets))
+            all_fired = asyncio.Event()
+            chaos = asyncio.create_task(
+                _chaos(
+                    plan,
+                    rng,
+                    server,
+                    workers if in_process_worker is None else [],
+                    report,
+                    all_fired,
+                )
+            )
+            drives = [
+                asyncio.create_task(_drive(client, task_queue, t, i * STAGGER, rng.random()))
+                for i, t in enumerate(tickets)
+            ]
+            done, pending = await asyncio.wait(drives, timeout=plan.deadline)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_fired.wait(), timeout=60)
+            await _stop(chaos)
+            if report.kills < plan.kills or len(report.restarts) < len(plan.restarts):
+                report.violations.append(
+                    f"the chaos did not all happen: {report.kills} kills, {report.restarts}"
+                )
+            for task in done:
+                if task.exception() is not None:
+                    report.violations.append(f"driver crashed: {task.exception()!r}")
+            for ticket in tickets:
+                await _settle(client, ticket)
+            report.outcomes = dict(Counter(_outcome(t) for t in tickets))
+            report.violations += _check(tickets, emulator.app.emulator.state())
+            report.reconcile = await asyncio.to_thread(_reconcile, server.address, task_queue)
+            report.violations += _reconcile_violations(report.reconcile)
+        report.faults_by_rule = {
+            f"{r['id']}:{r['action']['type']}:{r.get('operation') or r.get('operationKind') or '*'}": r[
+                "fired"
+            ]
+            for r in emulator.app.emulator.state()["faults"]
+        }
+        report.faults_fired = sum(report.faults_by_rule.values())
+    report.seconds = round(time.monotonic() - started, 1)
+    return report
+
+
+# -- the tickets ---------------------------------------------------------------------------------
+
+
+def _tickets(plan: ChaosPlan, rng: random.Random) -> list[Ticket]:
+    tickets: list[Ticket] = []
+    for index in range(plan.sagas):
+        behaviour = (
+            BEHAVIOURS[index % len(BEHAVIOURS)]
+            if index < len(BEHAVIOURS)
+            else rng.choice(BEHAVIOURS)
+        )
+        country, kind = rng.choice(COUNTRIES)
+        ticket_id = f"C{plan.seed}-{index:03d}"
+        trunks = {"trunks": [{"fqdn": "sbc1.example.com", "port": 5061}]}
+        routing: dict[str, Any] | None = None if behaviour == "no_route" else trunks
+        victim = next((t for t in tickets if t.request.routing is not None), None)
+        if behaviour == "take_route" and victim is not None:
+            routing = {**trunks, "route_name": victim.request.route_name}
+        request = ProvisionRequest.model_validate(
+            {
+                "ticket_id": ticket_id,
+                "country_code": country,
+                "phone_number_type": kind,
+                "assignment_type": "application",
+                "capabilities": {
+                    "calling": "inbound+outbound",
+                    "sms": "inbound+outbound" if kind == "tollFree" else "none",
+                },
+                "quantity": rng.choice((1, 1, 2, 3)),
+                "hold_strategy": "search" if behaviour == "search" else "reservation",
+                "approval": AUTO if behaviour in _AUTO_APPROVED else {"mode": "required"},
+                "final_capabilities": {"calling": "inbound", "sms": "none"}
+                if rng.random() < 0.5
+                else None,
+                "routing": routing,
+                "partial": "accept",
+            }
+        )
+        tickets.append(Ticket(request=request, behaviour=behaviour))
+    return tickets
+
+
+_AUTO_APPROVED = {
+    "auto",
+    "cancel_after_completion",
+    "redeliver",
+    "search",
+    "no_route",
+    "take_route",
+}
+
+
+async def _drive(
+    client: Client, task_queue: str, ticket: Ticket, delay: float, luck: float
+) -> None:
+    """Play the ticket system and the approver for one ticket, through any outage."""
+    await asyncio.sleep(delay)
+    request = ticket.request
+    await _retrying(lambda: start_provisioning(client, request, task_queue))
+    handle = client.get_workflow_handle(workflow_id_for(request.ticket_id))
+    behaviour = ticket.behaviour
+    if behaviour == "redeliver":
+        await asyncio.sleep(luck)
+        again = await _retrying(lambda: start_provisioning(client, request, task_queue))
+        assert not again.started, "a redelivered created started a second run"
+    if behaviour in ("approve", "reject", "cancel_waiting", "cancel_purchasing"):
+        await _until_stage(handle, {Stage.AWAITING_APPROVAL})
+        if behaviour == "cancel_waiting":
+            await _cancel(client, request.ticket_id)
+        elif behaviour == "reject":
+            await _decide(
+                handle, ProvisionNumbersWorkflow.reject, Rejection(approver="chaos", reason="no")
+            )
+        else:
+            await _decide(
+                handle, ProvisionNumbersWorkflow.approve, ApprovalDecision(approver="chaos")
+            )
+            if behaviour == "cancel_purchasing":
+                await asyncio.sleep(luck * 0.5)
+                await _cancel(client, request.ticket_id)
+    if behaviour == "cancel_after_completion":
+        await _until_stage(handle, {Stage.COMPLETED, Stage.COMPENSATED})
+        await _cancel(client, request.ticket_id)
+        await _retrying(lambda: start_provisioning(client, request, task_queue))
+    await _until_closed(handle)
+
+
+async def _retrying(action: Callable[[], Awaitable[Any]], attempts: int = 120) -> Any:
+    """Call through a Temporal outage (a restart takes a few seconds)."""
+    for attempt in range(attempts):
+        try:
+            return await action()
+        except RPCError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5)
+    return None
+
+
+async def _status(handle: Any) -> ProvisionStatus | None:
+    with contextlib.suppress(RPCError):
+        status: ProvisionStatus = await handle.query(ProvisionNumbersWorkflow.status)
+        return status
+    return None
+
+
+async def _until_stage(handle: Any, stages: set[Stage]) -> None:
+    while True:
+        status = await _status(handle)
+        if status is not None and status.stage in stages:
+            return
+        if await _is_closed(handle):
+            return
+        await asyncio.sleep(0.2)
+
+
+async def _until_closed(handle: Any) -> None:
+    while not await _is_closed(handle):
+        await asyncio.sleep(0.3)
+
+
+async def _is_closed(handle: Any) -> bool:
+    try:
+        description = await handle.describe()
+    except RPCError:
+        return False
+    return bool(description.status is not WorkflowExecutionStatus.RUNNING)
+
+
+async def _decide(handle: Any, update: Any, payload: Any) -> None:
+    """Approve or reject; a refusal (the saga moved on, e.g. a cancel won) is fine."""
+    for _ in range(120):
+        try:
+            await handle.execute_update(update, payload)
+            return
+        except WorkflowUpdateFailedError:
+            return  # refused: the saga is past approval (a cancel won the race)
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            await asyncio.sleep(0.5)  # Temporal is restarting
+
+
+async def _cancel(client: Client, ticket_id: str) -> None:
+    """Cancel as a ticket system would; a refusal (already ended) is the right answer."""
+    with contextlib.suppress(ProvisioningRefused):
+        await _retrying(lambda: cancel_provisioning(client, ticket_id))
+
+
+# -- the chaos ----------------------------------------------------------------------------------
+
+
+def _add_faults(emulator: EmulatorServer, rng: random.Random, scale: float) -> None:
+    if scale <= 0:
+        return
+    faults = emulator.app.emulator.faults  # seeded with the plan's seed (EmulatorConfig)
+    rules: list[dict[str, Any]] = [
+        {
+            "probability": 0.03,
+            "action": {"type": "status", "status": 503, "code": "ServiceUnavailable"},
+        },
+        {
+            "probability": 0.02,
+            "action": {"type": "status", "status": 429, "code": "TooManyRequests", "retryAfter": 1},
+        },
+        {"probability": 0.04, "action": {"type": "latency", "seconds": 0.5}},
+        {"probability": 0.02, "action": {"type": "drop", "when": "before"}},
+        {
+            "operation": "PhoneNumbers_PurchaseReservation",
+            "probability": 0.3,
+            "action": {"type": "drop", "when": "after"},
+        },
+        {
+            "operation": "PhoneNumbers_PurchasePhoneNumbers",
+            "probability": 0.3,
+            "action": {"type": "drop", "when": "after"},
+        },
+        {
+            "operation": "SipRouting_Update",
+            "probability": 0.1,
+            "action": {"type": "drop", "when": "after"},
+        },
+        {
+            "operationKind": "reservationPurchase",
+            "probability": 0.2,
+            "action": {"type": "lroBackwards"},
+        },
+        {
+            "operationKind": "capabilities",
+            "probability": 0.03,
+            "action": {"type": "lroFail", "code": "InternalError"},
+        },
+    ]
+    for rule in rules:
+        rule["probability"] = min(1.0, rule["probability"] * scale)
+        faults.add(rule)
+
+
+async def _chaos(
+    plan: ChaosPlan,
+    rng: random.Random,
+    server: DevServer,
+    workers: list[WorkerProcess],
+    report: ChaosReport,
+    all_fired: asyncio.Event,
+) -> None:
+    """Kill workers and restart Temporal at seeded moments; restart what died (a supervisor)."""
+    busy = plan.sagas * STAGGER + 20  # while tickets are still arriving and being worked on
+    events: list[tuple[float, str, str]] = []
+    if workers:
+        events += [(rng.uniform(2, busy), "kill", "") for _ in range(plan.kills)]
+    events += [(rng.uniform(5, busy - 5), "restart", how) for how in plan.restarts]
+    events.sort()
+    started = time.monotonic()
+    pending = list(events)
+    while True:
+        now = time.monotonic() - started
+        while pending and pending[0][0] <= now:
+            _, what, how = pending.pop(0)
+            if what == "kill":
+                alive = [w for w in workers if w.alive] or workers
+                rng.choice(alive).kill()
+                report.kills += 1
+            else:
+                server.stop(signal.SIGTERM if how == "term" else signal.SIGKILL)
+                await asyncio.sleep(rng.uniform(1, 3))
+                await asyncio.to_thread(server.start)
+                report.restarts.append(how)
+        if not pending:
+            all_fired.set()
+        for worker in workers:  # a supervisor (Kubernetes, systemd) restarts a dead worker
+            if not worker.alive:
+                await asyncio.sleep(0.5)
+                worker.start()
+        await asyncio.sleep(0.2)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _connect(address: str) -> Client:
+    for _ in range(100):
+        try:
+            return await Client.connect(address, data_converter=pydantic_data_converter)
+        except RuntimeError:
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"cannot reach Temporal at {address}")
+
+
+# -- the verdict ----------------------------------------------------------------------------------
+
+
+async def _settle(client: Client, ticket: Ticket) -> None:
+    """Read how the ticket's saga ended (its latest run)."""
+    handle = client.get_workflow_handle(
+        workflow_id_for(ticket.request.ticket_id), result_type=ProvisionResult
+    )
+    try:
+        description = await _retrying(handle.describe)
+    except RPCError as error:
+        ticket.status = f"UNKNOWN ({error.message})"
+        return
+    ticket.status = description.status.name if description.status else "UNKNOWN"
+    ticket.final = await _status(handle)
+    if description.status is WorkflowExecutionStatus.COMPLETED:
+        ticket.result = await handle.result()
+    elif description.status is WorkflowExecutionStatus.FAILED:
+        try:
+            await handle.result()
+        except WorkflowFailureError as failure:
+            ticket.failure = str(getattr(failure.cause, "message", failure.cause))
+
+
+def _outcome(ticket: Ticket) -> str:
+    if ticket.result is not None:
+        return ticket.result.outcome.value
+    if ticket.final is not None and ticket.final.stage is Stage.COMPENSATION_FAILED:
+        return "compensation_failed"
+    return ticket.status.lower()
+
+
+def _check(tickets: list[Ticket], state: dict[str, Any]) -> list[str]:
+    """The invariants, against the emulator's truth."""
+    violations: list[str] = []
+    numbers = state["phoneNumbers"]
+    owned = {p["phoneNumber"]: p for p in numbers["purchasedNumbers"]}
+    for ticket in tickets:
+        if ticket.status == "RUNNING" or ticket.status.startswith("UNKNOWN"):
+            violations.append(f"{ticket.request.ticket_id}: not terminal ({ticket.status})")
+        if _outcome(ticket) == "compensation_failed":
+            violations.append(f"{ticket.request.ticket_id}: compensation failed")
+    completed = [t for t in tickets if t.result is not None and t.result.outcome is Stage.COMPLETED]
+    holders: dict[str, list[str]] = {}
+    for ticket in completed:
+        assert ticket.result is not None
+        for number in ticket.result.numbers:
+            holders.setdefault(number, []).append(ticket.request.ticket_id)
+    for number, who in holders.items():
+        if len(who) > 1:
+            violations.append(f"{number} belongs to several completed tickets: {who}")
+    for number in owned:
+        if number not in holders:
+            violations.append(f"{number} is owned but belongs to no completed ticket (orphan)")
+    for ticket in completed:
+        violations += _check_completed(ticket, owned)
+    bought = Counter((p["phoneNumber"], p["hold"]) for p in numbers["purchaseLog"])
+    violations += [f"{n} bought {c} times by hold {h}" for (n, h), c in bought.items() if c > 1]
+    buying_holds = {p["hold"] for p in numbers["purchaseLog"]}
+    violations += [
+        f"hold {hold} was POSTed for purchase {count} times"
+        for hold, count in numbers["purchasePosts"].items()
+        if hold in buying_holds and count > 1
+    ]
+    violations += [
+        f"reservation {r['id']} is still {r['status']}"
+        for r in numbers["reservations"]
+        if r["status"] in ("active", "submitted")
+    ]
+    violations += _check_routes(completed, state["sip"]["routes"])
+    return violations
+
+
+def _check_completed(ticket: Ticket, owned: dict[str, dict[str, Any]]) -> list[str]:
+    assert ticket.result is not None
+    request = ticket.request
+    problems: list[str] = []
+    got = ticket.result.numbers
+    missing = [n for n in got if n not in owned]
+    if missing:
+        problems.append(f"{request.ticket_id}: completed but does not own {missing}")
+    if not 1 <= len(got) <= request.quantity:
+        problems.append(
+            f"{request.ticket_id}: owns {len(got)} numbers for quantity {request.quantity}"
+        )
+    wanted = request.final_capabilities or request.capabilities
+    for number in got:
+        if number in owned:
+            have = owned[number]["capabilities"]
+            if (have["calling"], have["sms"]) != (wanted.calling.value, wanted.sms.value):
+                problems.append(f"{request.ticket_id}: {number} has capabilities {have}")
+    return problems
+
+
+def _check_routes(completed: list[Ticket], routes: list[dict[str, Any]]) -> list[str]:
+    problems: list[str] = []
+    by_name = Counter(r["name"] for r in routes)
+    problems += [f"route {name} appears {c} times" for name, c in by_name.items() if c > 1]
+    expected: dict[str, str] = {}
+    for ticket in completed:
+        if ticket.request.routing is not None:
+            assert ticket.result is not None
+            expected[ticket.request.route_name] = exact_number_pattern(ticket.result.numbers)
+    for route in routes:
+        pattern = expected.get(route["name"])
+        if pattern is None:
+            problems.append(f"route {route['name']} belongs to no completed ticket")
+        elif route["numberPattern"] != pattern:
+            problems.append(f"route {route['name']} does not route exactly its ticket's numbers")
+    problems += [f"completed ticket's route {n} is missing" for n in expected if n not in by_name]
+    return problems
+
+
+def _reconcile(address: str, task_queue: str) -> dict[str, Any]:
+    """``numberflow reconcile --json``, as an operator would run it."""
+    command = [
+        str(Path(sys.prefix) / "bin" / "numberflow"),
+        "reconcile",
+        "--json",
+        "--task-queue",
+        task_queue,
+    ]
+    env = {**os.environ, "TEMPORAL_ADDRESS": address}
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    if done.returncode != 0:
+        return {"error": f"exit {done.returncode}: {done.stderr.strip()[-500:]}"}
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def _reconcile_violations(report: dict[str, Any]) -> list[str]:
+    if "error" in report:
+        return [f"numberflow reconcile failed: {report['error']}"]
+    return [
+        f"reconcile: {finding} {items}"
+        for finding, items in report.items()
+        if finding != "released" and items
+    ]

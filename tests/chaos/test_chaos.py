@@ -1,0 +1,78 @@
+"""The quick chaos run (``make test``) and proof that the harness sees a broken saga.
+
+The long run is ``make chaos`` (``python -m tests.chaos``): 100 sagas, 10 kills, 2 restarts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from acs import PhoneNumbersClient, SipRoutingClient
+from activities import build_activities
+from contracts.activities import ReleaseHoldInput
+from workflows import WORKFLOWS
+
+from .harness import ChaosPlan, run_chaos
+
+QUICK_SEED = int(os.environ.get("NUMBERFLOW_CHAOS_SEED", "20261130"))
+
+
+@pytest.mark.timeout(300)
+async def test_quick_chaos_run_keeps_every_promise(tmp_path: Path) -> None:
+    """30 sagas, 3 worker SIGKILLs, a Temporal restart, seeded ACS faults: no violation."""
+    plan = ChaosPlan(seed=QUICK_SEED, sagas=30, kills=3, restarts=("term",), deadline=150)
+    report = await run_chaos(plan, tmp_path)
+    report.write(tmp_path / "report.json")
+    assert report.kills >= 3 and report.restarts == ["term"] and report.faults_fired > 0
+    assert sum(report.outcomes.values()) == 30
+    assert report.violations == [], json.dumps(report.violations, indent=2)
+
+
+@activity.defn(name="release_hold")
+async def keep_the_hold(hold: ReleaseHoldInput) -> None:  # noqa: ARG001 - the broken compensation
+    """A compensation that does nothing: holds stay active after rejection or cancel."""
+
+
+@contextlib.asynccontextmanager
+async def worker_without_hold_release(
+    client: Client, task_queue: str, connection_string: str
+) -> AsyncIterator[Any]:
+    """A worker whose ``release_hold`` compensation is disabled."""
+    async with (
+        httpx.AsyncClient() as http,
+        PhoneNumbersClient.from_connection_string(connection_string, http_client=http) as numbers,
+        SipRoutingClient.from_connection_string(connection_string, http_client=http) as sip,
+    ):
+        activities = [
+            a
+            for a in build_activities(numbers, sip, client, task_queue, http=http)
+            if getattr(a, "__name__", "") != "release_hold"
+        ]
+        async with Worker(
+            client,
+            task_queue=task_queue,
+            workflows=WORKFLOWS,
+            activities=[*activities, keep_the_hold],
+        ) as worker:
+            yield worker
+
+
+@pytest.mark.timeout(180)
+async def test_the_harness_catches_a_disabled_compensation(tmp_path: Path) -> None:
+    """With the hold release disabled, rejected and cancelled tickets leave holds: reported."""
+    plan = ChaosPlan(seed=7, sagas=8, kills=0, restarts=(), fault_scale=0, deadline=90)
+    report = await run_chaos(plan, tmp_path, in_process_worker=worker_without_hold_release)
+    held = [v for v in report.violations if "is still active" in v]
+    assert held, report.violations
+    assert any(v.startswith("reconcile: active_reservations") for v in report.violations)

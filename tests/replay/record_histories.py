@@ -3,15 +3,17 @@
 Run after a deliberate, versioned change to the workflow (and commit the new files next to the
 old ones; old histories must keep replaying):
 
-    .venv/bin/python -m tests.replay.record_histories
+    .venv/bin/python -m tests.replay.record_histories [scenario ...]
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -20,11 +22,11 @@ from temporalio.testing import WorkflowEnvironment
 from connection import register_search_attributes
 from contracts.operations import ReleaseRequest, release_workflow_id
 from contracts.provision import Rejection, Stage
-from contracts.sip import sip_workflow_id
+from contracts.sip import DetachRouteRequest, sip_workflow_id
 from emulator import EmulatorConfig
 from tests.loopback import LoopbackServer
 from tests.world import TEST_SERVER, Saga, base_request, make_saga
-from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
+from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow, SipRoutingWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -106,6 +108,60 @@ async def with_callbacks(saga: Saga) -> str:
     return handle.id
 
 
+async def cancelled_in_purchase(saga: Saga) -> str:
+    """Cancelled while buying: the compensation settles the hold's purchase (patched)."""
+    saga.fault(
+        {
+            "operation": "PhoneNumbers_PurchaseReservation",
+            "times": 1,
+            "action": {"type": "latency", "seconds": 1.0},
+        }
+    )
+    handle = await saga.start(base_request(ticket_id="REPLAY-cancelled-in-purchase"))
+    await saga.approve(handle)
+    await saga.wait_stage(handle, Stage.PURCHASING)
+    await handle.cancel()
+    await saga.wait_stage(handle, Stage.COMPENSATED)
+    return handle.id
+
+
+async def cancel_after_completion(saga: Saga) -> str:
+    """Completed, the last callback pending, then a cancel: noted and ignored (patched)."""
+    held = {"open": False}
+
+    async def receive(request: Request) -> JSONResponse:
+        event = await request.json()
+        if event["stage"] == "completed" and not held["open"]:
+            return JSONResponse({"error": "busy"}, status_code=503)
+        return JSONResponse({"ok": True})
+
+    with LoopbackServer(Starlette(routes=[Route("/cb", receive, methods=["POST"])])) as server:
+        request = base_request(
+            ticket_id="REPLAY-cancel-after-completion", callback_url=f"{server.url}/cb"
+        )
+        handle = await saga.start(request)
+        await saga.approve(handle)
+        await saga.wait_stage(handle, Stage.COMPLETED)
+        await handle.cancel()
+        await saga.wait_for(handle, lambda s: any("ignored" in (e.note or "") for e in s.timeline))
+        held["open"] = True
+        await handle.result()
+    return handle.id
+
+
+async def sip_writer_ownership(saga: Saga) -> str:
+    """A route written, a detach by a ticket that does not own it (patched: left alone)."""
+    handle = await saga.start(base_request(ticket_id="REPLAY-owner", quantity=1))
+    await saga.approve(handle)
+    await handle.result()
+    writer = saga.client.get_workflow_handle(sip_workflow_id(saga.emulator.endpoint))
+    await writer.execute_update(
+        SipRoutingWorkflow.detach_route,
+        DetachRouteRequest(ticket_id="REPLAY-thief", route_name="ticket-REPLAY-owner"),
+    )
+    return writer.id
+
+
 SCENARIOS = [
     with_callbacks,
     happy_reservation,
@@ -115,13 +171,22 @@ SCENARIOS = [
     cancelled,
     released,
     sip_writer,
+    cancelled_in_purchase,
+    cancel_after_completion,
+    sip_writer_ownership,
 ]
 
 
-async def main() -> None:
-    """Run every scenario on a fresh time-skipping server and write its history as JSON."""
+async def main(names: list[str]) -> None:
+    """Run the named scenarios (all by default) on fresh time-skipping servers; save histories.
+
+    Histories recorded before a patch must stay as they are: name only the new scenarios.
+    """
     HISTORIES.mkdir(exist_ok=True)
-    for scenario in SCENARIOS:
+    unknown = set(names) - {s.__name__ for s in SCENARIOS}
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {sorted(unknown)}")
+    for scenario in [s for s in SCENARIOS if not names or s.__name__ in names]:
         env = await WorkflowEnvironment.start_time_skipping(
             data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
         )
@@ -132,7 +197,7 @@ async def main() -> None:
                 history = await env.client.get_workflow_handle(workflow_id).fetch_history()
                 prefix = (
                     "sip_routing"
-                    if scenario is sip_writer
+                    if scenario in (sip_writer, sip_writer_ownership)
                     else "release"
                     if scenario is released
                     else "provision"
@@ -145,4 +210,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

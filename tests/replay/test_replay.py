@@ -29,7 +29,8 @@ def load(path: Path) -> WorkflowHistory:
 
 
 def test_corpus_covers_the_main_paths() -> None:
-    """Happy paths, callbacks, rejection, compensation, cancellation, a release, the SIP writer."""
+    """Happy paths, callbacks, rejection, compensation, cancellation, a release, the SIP writer,
+    and for each patch a history from before it and one from after it."""
     names = {p.stem for p in HISTORIES}
     assert {
         "provision-happy_reservation",
@@ -40,6 +41,11 @@ def test_corpus_covers_the_main_paths() -> None:
         "provision-with_callbacks",
         "release-released",
         "sip_routing-sip_writer",
+        # recorded before the settle-purchase-by-hold patch (../shared/evidence), and after it
+        "provision-cancel_during_purchase-C6cdc-012",
+        "provision-cancelled_in_purchase",
+        "provision-cancel_after_completion",  # cancel-after-outcome-ignored
+        "sip_routing-sip_writer_ownership",  # route-ownership
     } <= names
 
 

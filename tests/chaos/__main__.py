@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +24,7 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, default=420.0)
     parser.add_argument("--report", type=Path, required=True)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the processes it started
     plan = ChaosPlan(
         seed=args.seed,
         sagas=args.sagas,

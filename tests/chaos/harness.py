@@ -247,7 +247,6 @@ def _tickets(plan: ChaosPlan, rng: random.Random) -> list[Ticket]:
                 if rng.random() < 0.5
                 else None,
                 "routing": routing,
-                "partial": "accept",
             }
         )
         tickets.append(Ticket(request=request, behaviour=behaviour))
@@ -543,7 +542,7 @@ def _check_completed(ticket: Ticket, owned: dict[str, dict[str, Any]]) -> list[s
     missing = [n for n in got if n not in owned]
     if missing:
         problems.append(f"{request.ticket_id}: completed but does not own {missing}")
-    if not 1 <= len(got) <= request.quantity:
+    if len(got) != request.quantity:
         problems.append(
             f"{request.ticket_id}: owns {len(got)} numbers for quantity {request.quantity}"
         )

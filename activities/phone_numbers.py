@@ -39,7 +39,7 @@ from contracts.activities import (
     ReleaseNumbersInput,
     ReleaseNumbersResult,
 )
-from contracts.error_types import HOLD_EXPIRED, OPERATION_PENDING
+from contracts.error_types import HOLD_EXPIRED, OPERATION_PENDING, RELEASE_BLOCKED
 from contracts.provision import HoldStrategy, ProvisionRequest
 
 from ._errors import acs_errors_as_application_errors
@@ -371,7 +371,9 @@ class PhoneNumberActivities:
         """Release owned numbers and wait until ACS has released them (compensation path).
 
         Numbers not owned (never bought, or released already) are skipped; a retry restarts
-        nothing that is under way, because ACS returns the release in flight.
+        nothing that is under way, because ACS returns the release in flight. A number the
+        service will not release yet (409: e.g. a capability update of a cancelled saga is
+        still running) is retried later rather than left behind.
         """
         started: list[LroHandle] = []
         gone: list[str] = []
@@ -381,6 +383,11 @@ class PhoneNumberActivities:
                     started.append(_handle(await self._client.begin_release_phone_number(number)))
                 except AcsNotFoundError:
                     gone.append(number)
+                except AcsConflictError as error:
+                    raise ApplicationError(
+                        f"the service will not release a number yet: {error.message}",
+                        type=RELEASE_BLOCKED,
+                    ) from error
             for handle in started:
                 await self._wait_released(handle)
         return ReleaseNumbersResult(started=tuple(started), already_gone=tuple(gone))

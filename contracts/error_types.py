@@ -14,6 +14,7 @@ __all__ = [
     "OVER_BUDGET",
     "PROVISIONING_FAILED",
     "PURCHASE_FAILED",
+    "RELEASE_BLOCKED",
 ]
 
 # One per acs.AcsError class; the activity layer is the only place that maps them.
@@ -51,3 +52,5 @@ CAPABILITY_UPDATE_FAILED = "CapabilityUpdateFailed"
 APPROVAL_EXPIRED = "ApprovalExpired"
 PROVISIONING_FAILED = "ProvisioningFailed"
 COMPENSATION_FAILED = "CompensationFailed"
+RELEASE_BLOCKED = "ReleaseBlocked"
+"""ACS refused a release for now (409, another operation on the number runs): retried."""

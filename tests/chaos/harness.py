@@ -201,12 +201,8 @@ async def run_chaos(
             report.violations += _check(tickets, emulator.app.emulator.state())
             report.reconcile = await asyncio.to_thread(_reconcile, server.address, task_queue)
             report.violations += _reconcile_violations(report.reconcile)
-        report.faults_by_rule = {
-            f"{r['id']}:{r['action']['type']}:{r.get('operation') or r.get('operationKind') or '*'}": r[
-                "fired"
-            ]
-            for r in emulator.app.emulator.state()["faults"]
-        }
+        fired = emulator.app.emulator.state()["faults"]
+        report.faults_by_rule = {_rule_name(rule): rule["fired"] for rule in fired}
         report.faults_fired = sum(report.faults_by_rule.values())
     report.seconds = round(time.monotonic() - started, 1)
     return report
@@ -405,6 +401,11 @@ def _add_faults(emulator: EmulatorServer, rng: random.Random, scale: float) -> N
     for rule in rules:
         rule["probability"] = min(1.0, rule["probability"] * scale)
         faults.add(rule)
+
+
+def _rule_name(rule: dict[str, Any]) -> str:
+    target = rule.get("operation") or rule.get("operationKind") or "any"
+    return f"{rule['id']}:{rule['action']['type']}:{target}"
 
 
 async def _chaos(

@@ -254,3 +254,23 @@ async def test_compensation_failure_says_what_is_left(saga: Saga) -> None:
     assert "release locked" in status.left_for_operator[0]
     assert len(saga.owned()) == 2 and sorted(saga.owned()) == sorted(status.numbers)
     assert saga.active_reservations() == [] and saga.routes() == []
+
+
+async def test_a_release_refused_for_now_is_retried(saga: Saga) -> None:
+    """ACS answers 409 to the first releases (another operation on the number runs): the
+    compensation comes back later instead of leaving the numbers bought."""
+    saga.fault(
+        {
+            "operation": "PhoneNumbers_ReleasePhoneNumber",
+            "times": 2,
+            "action": {"type": "status", "status": 409, "code": "Conflict"},
+        }
+    )
+    auto = {"mode": "auto_under_cost", "auto_approve_below": "100"}
+    request = base_request(approval=auto, routing={"trunks": [{"fqdn": "sbc.unverified.net"}]})
+    handle = await saga.start(request)
+    cause = await saga.failure(handle)
+    assert "MissingDomain" in str(cause)
+    assert (await saga.status(handle)).stage is Stage.COMPENSATED
+    assert [rule["fired"] for rule in saga.state()["faults"]] == [2]
+    saga.assert_clean()

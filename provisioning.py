@@ -7,6 +7,8 @@ The CLI and the ingress both act on a ticket's saga; the rules live here once:
   starts a second purchase;
 * only an operator re-drives a ticket, and only one whose last run *failed* and was fully
   compensated (``retry``). A cancelled, rejected, expired or completed ticket stays so;
+* an approval or a rejection is checked against the saga's status by the same rule its
+  validators use, then sent as the ``decide`` signal, and confirmed by watching the status;
 * a cancel reaches only a saga that has not reached its outcome yet. Once it has (completed,
   or compensated and telling the ticket system), a cancel is refused: a completed ticket's
   numbers are given back by a release, never by a cancel.
@@ -14,6 +16,7 @@ The CLI and the ingress both act on a ticket's saga; the rules live here once:
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from temporalio.client import (
@@ -28,20 +31,27 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.error_types import COMPENSATION_FAILED
 from contracts.provision import (
+    Decision,
     ProvisionRequest,
     ProvisionResult,
     ProvisionStatus,
     Stage,
+    decision_refusal,
     workflow_id_for,
 )
 from workflows import ProvisionNumbersWorkflow
 
 __all__ = [
+    "DecisionSent",
     "ProvisioningRefused",
     "StartedProvisioning",
     "cancel_provisioning",
+    "decide",
     "start_provisioning",
 ]
+
+DECISION_WAIT = 10.0
+"""Seconds a decision is watched for after it is sent, before answering that it is pending."""
 
 _DECIDED = frozenset(
     {Stage.COMPLETED, Stage.COMPENSATED, Stage.COMPENSATION_FAILED, Stage.REJECTED, Stage.EXPIRED}
@@ -136,6 +146,42 @@ async def _check_retryable(
                 f"{handle.id} failed with compensation left undone ({cause.message}); finish the "
                 "cleanup first (numberflow release), then retry"
             ) from None
+
+
+@dataclass(frozen=True)
+class DecisionSent:
+    """The saga's status after a decision was sent, and whether the saga applied it yet."""
+
+    status: ProvisionStatus
+    applied: bool
+    """False when no worker applied it within ``DECISION_WAIT``: it is applied when one runs."""
+
+
+async def decide(client: Client, ticket_id: str, decision: Decision) -> DecisionSent:
+    """Approve or reject a saga awaiting approval; refused with the reason otherwise.
+
+    Sent as the ``decide`` signal (see ``contracts.provision.Decision`` for why not the
+    Updates) after the status passes the validators' rule, then watched until the saga has
+    recorded it, or has ignored it because another decision won the race.
+    """
+    handle = client.get_workflow_handle(workflow_id_for(ticket_id), result_type=ProvisionResult)
+    before = await handle.query(ProvisionNumbersWorkflow.status)
+    refusal = decision_refusal(before.stage, None, before.approvers, decision.approver)
+    if refusal is not None:
+        raise ProvisioningRefused(refusal)
+    await handle.signal(ProvisionNumbersWorkflow.decide, decision)
+    deadline = asyncio.get_running_loop().time() + DECISION_WAIT
+    status = before
+    while asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+        status = await handle.query(ProvisionNumbersWorkflow.status)
+        ignored = status.ignored_decisions[len(before.ignored_decisions) :]
+        ours = [i for i in ignored if f" by {decision.approver}: " in i]
+        if ours:
+            raise ProvisioningRefused(ours[0].split(": ", 1)[1])
+        if len(status.approvals) > len(before.approvals):
+            return DecisionSent(status=status, applied=True)
+    return DecisionSent(status=status, applied=False)
 
 
 async def cancel_provisioning(client: Client, ticket_id: str) -> ProvisionStatus:

@@ -16,14 +16,14 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from contracts.operations import ReleaseRequest, ReleaseResult, release_workflow_id
 from contracts.provision import (
-    ApprovalDecision,
+    Decision,
+    DecisionKind,
     ProvisionRequest,
     ProvisionResult,
     ProvisionStatus,
-    Rejection,
     workflow_id_for,
 )
-from provisioning import cancel_provisioning, start_provisioning
+from provisioning import DecisionSent, cancel_provisioning, decide, start_provisioning
 from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
 
 from ._common import console, default_task_queue, emit, fail, run_async
@@ -179,14 +179,26 @@ def _summary(result: ProvisionResult) -> Panel:
     return Panel("\n".join(lines), title=f"ticket {result.ticket_id}")
 
 
-def _decide(ticket: str, update: Any, payload: Any, verb: str, as_json: bool) -> None:
-    async def send(client: Client) -> ProvisionStatus:
-        handle = client.get_workflow_handle(workflow_id_for(ticket))
-        status: ProvisionStatus = await handle.execute_update(update, payload)
-        return status
+def _decide(ticket: str, decision: Decision, as_json: bool) -> None:
+    async def send(client: Client) -> DecisionSent:
+        return await decide(client, ticket, decision)
 
+    def render(sent: DecisionSent) -> None:
+        if sent.applied:
+            console.print(f"{decision.decision.value} {ticket}")
+        else:
+            console.print(
+                f"{decision.decision.value} sent for {ticket}; not applied yet (is a worker "
+                "running?): the saga applies it when one is"
+            )
+
+    sent = run_async(send)
     emit(
-        run_async(send), as_json, lambda s: console.print(f"{verb} {ticket}; stage {s.stage.value}")
+        {"applied": sent.applied, "status": sent.status.model_dump(mode="json")}
+        if as_json
+        else sent,
+        as_json,
+        render,
     )
 
 
@@ -197,8 +209,11 @@ def approve(
     as_json: JsonFlag = False,
 ) -> None:
     """Approve a ticket awaiting approval (refused with the reason otherwise)."""
-    decision = ApprovalDecision(approver=approver, comment=comment)
-    _decide(ticket, ProvisionNumbersWorkflow.approve, decision, "approved", as_json)
+    _decide(
+        ticket,
+        Decision(decision=DecisionKind.APPROVED, approver=approver, note=comment),
+        as_json,
+    )
 
 
 def reject(
@@ -208,8 +223,9 @@ def reject(
     as_json: JsonFlag = False,
 ) -> None:
     """Reject a ticket awaiting approval; the saga releases everything."""
-    rejection = Rejection(approver=approver, reason=reason)
-    _decide(ticket, ProvisionNumbersWorkflow.reject, rejection, "rejected", as_json)
+    _decide(
+        ticket, Decision(decision=DecisionKind.REJECTED, approver=approver, note=reason), as_json
+    )
 
 
 def cancel(ticket: Ticket, as_json: JsonFlag = False) -> None:

@@ -20,6 +20,8 @@ __all__ = [
     "ApprovalMode",
     "ApprovalPolicy",
     "ApprovalRecord",
+    "Decision",
+    "DecisionKind",
     "Budget",
     "Capabilities",
     "CapabilityType",
@@ -35,6 +37,7 @@ __all__ = [
     "Stage",
     "TimelineEntry",
     "TrunkSpec",
+    "decision_refusal",
     "workflow_id_for",
 ]
 
@@ -254,6 +257,51 @@ class Rejection(Model):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class DecisionKind(StrEnum):
+    """What an approver decided."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Decision(Model):
+    """Payload of the ``decide`` signal: an approval or a rejection.
+
+    The CLI and the ingress decide by this signal rather than by the ``approve``/``reject``
+    Updates: a signal is a history event, so replay applies it in the order the first run
+    did, while an Update accepted by a worker that had just restarted can be replayed out of
+    order (temporalio/sdk-python#1591) and wedge the saga.
+    """
+
+    decision: DecisionKind
+    approver: str = Field(min_length=1, max_length=128)
+    note: str | None = Field(None, max_length=2000)
+    """The comment of an approval; the reason of a rejection (required)."""
+
+    @model_validator(mode="after")
+    def _reason(self) -> Decision:
+        if self.decision is DecisionKind.REJECTED and not self.note:
+            raise ValueError("a rejection needs a reason (note)")
+        return self
+
+
+def decision_refusal(
+    stage: Stage, decided: str | None, approvers: tuple[str, ...], approver: str
+) -> str | None:
+    """Why a decision cannot be taken now, or ``None`` when it can.
+
+    The one rule for the Updates' validators, the ``decide`` signal, and the clients that
+    check it before they signal.
+    """
+    if stage is not Stage.AWAITING_APPROVAL:
+        return f"not awaiting approval (stage is {stage.value})"
+    if decided is not None:
+        return f"already {decided}"
+    if approvers and approver not in approvers:
+        return f"{approver!r} is not an approver of this ticket"
+    return None
+
+
 class ApprovalRecord(Model):
     """A decision as the saga recorded it."""
 
@@ -288,6 +336,10 @@ class ProvisionStatus(Model):
     hold_expires_at: datetime | None = None
     approvals: tuple[ApprovalRecord, ...] = ()
     approved_cost: Decimal | None = None
+    approvers: tuple[str, ...] = ()
+    """Who may decide (empty: anyone)."""
+    ignored_decisions: tuple[str, ...] = ()
+    """Decisions signalled when none could be taken, with the reason."""
     route_name: str | None = None
     errors: tuple[str, ...] = ()
     left_for_operator: tuple[str, ...] = ()

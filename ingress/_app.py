@@ -14,16 +14,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.operations import ReleaseRequest, release_workflow_id
 from contracts.provision import (
-    ApprovalDecision,
+    Decision,
+    DecisionKind,
     ProvisionResult,
     ProvisionStatus,
-    Rejection,
     workflow_id_for,
 )
 from contracts.signing import SIGNATURE_HEADER, SignatureError, verify
@@ -36,7 +36,7 @@ from contracts.tickets import (
     ReleaseRequestedEvent,
     TicketEvent,
 )
-from provisioning import ProvisioningRefused, cancel_provisioning, start_provisioning
+from provisioning import ProvisioningRefused, cancel_provisioning, decide, start_provisioning
 from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
 
 from ._errors import ApiProblem, install_error_handlers, problem
@@ -180,27 +180,20 @@ async def _dispatch(client: Client, task_queue: str, event: Any) -> JSONResponse
             status_code=200,
         )
     if isinstance(event, ApprovedEvent | RejectedEvent):
-        handle = client.get_workflow_handle(
-            workflow_id_for(event.ticket_id), result_type=ProvisionResult
+        decision = (
+            Decision(decision=DecisionKind.APPROVED, approver=event.approver, note=event.comment)
+            if isinstance(event, ApprovedEvent)
+            else Decision(
+                decision=DecisionKind.REJECTED, approver=event.approver, note=event.reason
+            )
         )
         try:
-            if isinstance(event, ApprovedEvent):
-                await handle.execute_update(
-                    ProvisionNumbersWorkflow.approve,
-                    ApprovalDecision(approver=event.approver, comment=event.comment),
-                )
-            else:
-                await handle.execute_update(
-                    ProvisionNumbersWorkflow.reject,
-                    Rejection(approver=event.approver, reason=event.reason),
-                )
-        except WorkflowUpdateFailedError as error:
-            cause = error.cause
-            message = getattr(cause, "message", None) or str(cause or error)
-            raise ApiProblem(409, "Refused", message) from None
+            await decide(client, event.ticket_id, decision)
+        except ProvisioningRefused as refusal:
+            raise ApiProblem(409, "Refused", str(refusal)) from None
         except RPCError as error:
             raise _not_found_or(error, event.ticket_id) from None
-        return _accepted(handle.id, event.ticket_id)
+        return _accepted(workflow_id_for(event.ticket_id), event.ticket_id)
     if isinstance(event, CancelledEvent):
         try:
             await cancel_provisioning(client, event.ticket_id)

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalDecision,
         ApprovalMode,
         ApprovalRecord,
+        Decision,
         HoldStrategy,
         PartialPolicy,
         ProvisionRequest,
@@ -59,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
         Rejection,
         Stage,
         TimelineEntry,
+        decision_refusal,
     )
     from contracts.search_attributes import COUNTRY_CODE, PROVISIONING_STAGE, TICKET_ID
     from contracts.sip import NumbersOwnership
@@ -108,6 +110,7 @@ class ProvisionNumbersWorkflow:
         self._decision_note: str | None = None
         self._pending: list[tuple[str, str, str | None]] = []
         """Decisions accepted by a validator, not yet applied: (decision, approver, note)."""
+        self._ignored: list[str] = []
         self._route: RouteResult | None = None
         self._errors: list[str] = []
         self._left: list[str] = []
@@ -312,15 +315,29 @@ class ProvisionNumbersWorkflow:
     def _validate_reject(self, rejection: Rejection) -> None:
         self._check_decision_allowed(rejection.approver)
 
+    @workflow.signal
+    def decide(self, decision: Decision) -> None:
+        """Approve or reject by signal: what the CLI and the ingress use (see ``Decision``).
+
+        A signal cannot be refused, so one that comes when no decision can be taken is
+        recorded in ``ignored_decisions`` with the reason, and changes nothing else.
+        """
+        refusal = self._decision_refusal(decision.approver)
+        if refusal is not None:
+            self._ignored.append(f"{decision.decision.value} by {decision.approver}: {refusal}")
+            return
+        self._pending.append((decision.decision.value, decision.approver, decision.note))
+        self._apply_pending_decision()
+
     def _check_decision_allowed(self, approver: str) -> None:
         """Refuse before anything is written: wrong stage, second decision, unknown approver."""
-        if self._stage is not Stage.AWAITING_APPROVAL:
-            raise ValueError(f"not awaiting approval (stage is {self._stage.value})")
-        if self._decision is not None or self._pending:
-            raise ValueError(f"already {self._decision or self._pending[0][0]}")
-        approvers = self._request.approval.approvers
-        if approvers and approver not in approvers:
-            raise ValueError(f"{approver!r} is not an approver of this ticket")
+        refusal = self._decision_refusal(approver)
+        if refusal is not None:
+            raise ValueError(refusal)
+
+    def _decision_refusal(self, approver: str) -> str | None:
+        decided = self._decision or (self._pending[0][0] if self._pending else None)
+        return decision_refusal(self._stage, decided, self._request.approval.approvers, approver)
 
     def _apply_pending_decision(self) -> None:
         """Apply the oldest accepted decision once the saga is waiting for one.
@@ -645,6 +662,8 @@ class ProvisionNumbersWorkflow:
             hold_expires_at=hold.expires_at if hold else None,
             approvals=tuple(self._approvals),
             approved_cost=self._approved_cost,
+            approvers=self._request.approval.approvers,
+            ignored_decisions=tuple(self._ignored),
             route_name=self._route.route_name if self._route else None,
             errors=tuple(self._errors),
             left_for_operator=tuple(self._left),

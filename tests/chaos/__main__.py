@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import signal
 import sys
 import tempfile
@@ -32,15 +33,21 @@ def main() -> int:
         restarts=tuple(r for r in args.restarts.split(",") if r),
         deadline=args.deadline,
     )
-    with tempfile.TemporaryDirectory(prefix="numberflow-chaos-") as folder:
-        report = asyncio.run(run_chaos(plan, Path(folder)))
+    folder = Path(tempfile.mkdtemp(prefix="numberflow-chaos-"))
+    report = asyncio.run(run_chaos(plan, folder))
     report.write(args.report)
+    if report.violations:  # keep the database and the worker logs to look into
+        report_folder = f"  the run's database and logs are in {folder}"
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+        report_folder = ""
     lines = [
         f"chaos seed {plan.seed}: {report.sagas} sagas in {report.seconds} s, "
         f"outcomes {report.outcomes}",
         f"  kills {report.kills}, restarts {report.restarts}, faults fired {report.faults_fired}",
         f"  {len(report.violations)} violations; report in {args.report}",
         *(f"  VIOLATION {violation}" for violation in report.violations),
+        report_folder,
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     return 1 if report.violations else 0

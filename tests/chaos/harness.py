@@ -29,23 +29,22 @@ from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowFailureError,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowQueryFailedError,
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from contracts.provision import (
-    ApprovalDecision,
+    Decision,
+    DecisionKind,
     ProvisionRequest,
     ProvisionResult,
     ProvisionStatus,
-    Rejection,
     Stage,
     workflow_id_for,
 )
 from emulator import EmulatorConfig, EmulatorServer
-from provisioning import ProvisioningRefused, cancel_provisioning, start_provisioning
+from provisioning import ProvisioningRefused, cancel_provisioning, decide, start_provisioning
 from workflows import ProvisionNumbersWorkflow
 from workflows.sip_routing import exact_number_pattern
 
@@ -105,6 +104,8 @@ class ChaosReport:
     faults_by_rule: dict[str, int] = field(default_factory=dict)
     behaviours: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    """Why the failed sagas failed (the error type), e.g. a capability LRO made to fail."""
     violations: list[str] = field(default_factory=list)
     reconcile: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
@@ -198,6 +199,7 @@ async def run_chaos(
             for ticket in tickets:
                 await _settle(client, ticket)
             report.outcomes = dict(Counter(_outcome(t) for t in tickets))
+            report.failures = dict(Counter(t.failure for t in tickets if t.failure))
             report.violations += _check(tickets, emulator.app.emulator.state())
             report.reconcile = await asyncio.to_thread(_reconcile, server.address, task_queue)
             report.violations += _reconcile_violations(report.reconcile)
@@ -277,13 +279,11 @@ async def _drive(
         if behaviour == "cancel_waiting":
             await _cancel(client, request.ticket_id)
         elif behaviour == "reject":
-            await _decide(
-                handle, ProvisionNumbersWorkflow.reject, Rejection(approver="chaos", reason="no")
-            )
+            rejection = Decision(decision=DecisionKind.REJECTED, approver="chaos", note="no")
+            await _decide(client, request.ticket_id, rejection)
         else:
-            await _decide(
-                handle, ProvisionNumbersWorkflow.approve, ApprovalDecision(approver="chaos")
-            )
+            approval = Decision(decision=DecisionKind.APPROVED, approver="chaos")
+            await _decide(client, request.ticket_id, approval)
             if behaviour == "cancel_purchasing":
                 await asyncio.sleep(luck * 0.5)
                 await _cancel(client, request.ticket_id)
@@ -307,7 +307,8 @@ async def _retrying(action: Callable[[], Awaitable[Any]], attempts: int = 120) -
 
 
 async def _status(handle: Any) -> ProvisionStatus | None:
-    with contextlib.suppress(RPCError):
+    # a query fails while Temporal restarts, or when the workflow task cannot run at all
+    with contextlib.suppress(RPCError, WorkflowQueryFailedError):
         status: ProvisionStatus = await handle.query(ProvisionNumbersWorkflow.status)
         return status
     return None
@@ -336,16 +337,16 @@ async def _is_closed(handle: Any) -> bool:
     return bool(description.status is not WorkflowExecutionStatus.RUNNING)
 
 
-async def _decide(handle: Any, update: Any, payload: Any) -> None:
-    """Approve or reject; a refusal (the saga moved on, e.g. a cancel won) is fine."""
+async def _decide(client: Client, ticket_id: str, decision: Decision) -> None:
+    """Approve or reject as the CLI does; a refusal (the saga moved on, a cancel won) is fine."""
     for _ in range(120):
         try:
-            await handle.execute_update(update, payload)
+            await decide(client, ticket_id, decision)
             return
-        except WorkflowUpdateFailedError:
-            return  # refused: the saga is past approval (a cancel won the race)
-        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            await asyncio.sleep(0.5)  # Temporal is restarting
+        except ProvisioningRefused:
+            return
+        except (RPCError, WorkflowQueryFailedError):
+            await asyncio.sleep(0.5)  # Temporal is restarting, or no worker runs right now
 
 
 async def _cancel(client: Client, ticket_id: str) -> None:
@@ -483,7 +484,8 @@ async def _settle(client: Client, ticket: Ticket) -> None:
         try:
             await handle.result()
         except WorkflowFailureError as failure:
-            ticket.failure = str(getattr(failure.cause, "message", failure.cause))
+            message = str(getattr(failure.cause, "message", failure.cause))
+            ticket.failure = ": ".join(message.split(": ")[:2])  # the error types, not the details
 
 
 def _outcome(ticket: Ticket) -> str:

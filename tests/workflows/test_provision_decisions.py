@@ -10,7 +10,8 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from acs import AvailablePhoneNumber, PhoneNumbersClient
-from contracts.provision import ApprovalDecision, Rejection, Stage
+from contracts.provision import ApprovalDecision, Decision, DecisionKind, Rejection, Stage
+from provisioning import ProvisioningRefused, decide
 from tests.world import Saga, base_request
 from workflows import ProvisionNumbersWorkflow
 
@@ -145,3 +146,41 @@ async def _available(client: PhoneNumbersClient) -> AsyncIterator[AvailablePhone
     )
     for number in browse.phone_numbers:
         yield number
+
+
+async def test_decisions_by_signal_follow_the_same_rule(dev_saga: Saga) -> None:
+    """The CLI's path: checked against the status, signalled, confirmed. A decision that
+    cannot be taken is refused before the signal, or ignored (and recorded) by the saga."""
+    saga = dev_saga
+    request = base_request(approval={"approvers": ["alice", "bob"]})
+    handle = await saga.start(request)
+    with pytest.raises(ProvisioningRefused, match="not awaiting approval"):
+        await decide(
+            saga.client,
+            request.ticket_id,
+            Decision(decision=DecisionKind.APPROVED, approver="alice"),
+        )
+    await saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    with pytest.raises(ProvisioningRefused, match="not an approver"):
+        await decide(
+            saga.client, request.ticket_id, Decision(decision=DecisionKind.APPROVED, approver="eve")
+        )
+    await handle.signal(  # a tool that only signals, without checking first
+        ProvisionNumbersWorkflow.decide, Decision(decision=DecisionKind.APPROVED, approver="eve")
+    )
+    sent = await decide(
+        saga.client,
+        request.ticket_id,
+        Decision(decision=DecisionKind.APPROVED, approver="bob", note="ok"),
+    )
+    assert sent.applied and sent.status.approvals[-1].by == "bob"
+    await handle.signal(  # a second decision that raced the first
+        ProvisionNumbersWorkflow.decide,
+        Decision(decision=DecisionKind.REJECTED, approver="alice", note="too late"),
+    )
+    result = await handle.result()
+    assert result.outcome is Stage.COMPLETED and sorted(saga.owned()) == sorted(result.numbers)
+    status = await saga.status(handle)
+    assert [a.by for a in status.approvals] == ["bob"]
+    assert status.ignored_decisions[0] == "approved by eve: 'eve' is not an approver of this ticket"
+    assert status.ignored_decisions[1].startswith("rejected by alice: ")

@@ -129,8 +129,7 @@ class SipRoutingWorkflow:
         async with self._lock:
             current = await self._read()
             if workflow.patched(ROUTE_OWNERSHIP):
-                with _refused_not_failed():
-                    self._check_name_is_ours(current, request)
+                self._check_name_is_ours(current, request)
             others = tuple(r for r in current.routes if r.name != route.name)
             index = self._position(others, request)
             routes = (*others[:index], route, *others[index:])
@@ -181,17 +180,21 @@ class SipRoutingWorkflow:
             ) from None
 
     def _check_name_is_ours(self, document: SipDocument, request: AttachRouteRequest) -> None:
-        """A route name belongs to the ticket that wrote it; any other route is not ours."""
+        """A route name belongs to the ticket that wrote it; any other route is not ours.
+
+        Raises the refusal as an ``ApplicationError`` so that, from the validator or from the
+        handler, it reaches the caller with its type (``RouteNameTaken``).
+        """
         owner = self._route_owner(request.route_name)
         if owner is not None and owner != request.ticket_id:
-            raise _Refusal(
-                f"route name {request.route_name!r} belongs to ticket {owner}", ROUTE_NAME_TAKEN
+            reason = f"route name {request.route_name!r} belongs to ticket {owner}"
+        elif owner is None and any(r.name == request.route_name for r in document.routes):
+            reason = (
+                f"route name {request.route_name!r} is taken by a route numberflow did not write"
             )
-        if owner is None and any(r.name == request.route_name for r in document.routes):
-            raise _Refusal(
-                f"route name {request.route_name!r} is taken by a route numberflow did not write",
-                ROUTE_NAME_TAKEN,
-            )
+        else:
+            return
+        raise ApplicationError(reason, type=ROUTE_NAME_TAKEN, non_retryable=True)
 
     def _position(self, others: tuple[RouteSpec, ...], request: AttachRouteRequest) -> int:
         natural = placement_index(others, request.numbers)
@@ -338,14 +341,6 @@ class SipRoutingWorkflow:
         return entry
 
 
-class _Refusal(ValueError):
-    """A request the writer refuses, with the ``ApplicationError`` type it is refused under."""
-
-    def __init__(self, message: str, error_type: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-
-
 @contextmanager
 def _refused_not_failed() -> Iterator[None]:
     """In a handler, a request that fails a check is a refused Update, never a failed task.
@@ -358,9 +353,7 @@ def _refused_not_failed() -> Iterator[None]:
     try:
         yield
     except ValueError as error:
-        raise ApplicationError(
-            str(error), type=getattr(error, "error_type", INVALID_REQUEST), non_retryable=True
-        ) from None
+        raise ApplicationError(str(error), type=INVALID_REQUEST, non_retryable=True) from None
 
 
 def _route_wire(route: RouteSpec) -> dict[str, Any]:

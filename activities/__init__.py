@@ -47,6 +47,7 @@ def build_activities(
         phone.begin_purchase,
         phone.settle_purchase,
         phone.owned_numbers,
+        phone.ownership,
         phone.poll_operation,
         phone.begin_update_capabilities,
         phone.release_numbers,

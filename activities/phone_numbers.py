@@ -7,7 +7,7 @@ activity whose worker died after ACS acted but before the result was recorded.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import activity
@@ -34,6 +34,7 @@ from contracts.activities import (
     HoldResult,
     LroHandle,
     LroOutcome,
+    OwnedNumbers,
     PurchaseInput,
     ReleaseHoldInput,
     ReleaseNumbersInput,
@@ -266,7 +267,7 @@ class PhoneNumberActivities:
         return _handle(ref)
 
     @activity.defn
-    async def settle_purchase(self, purchase: PurchaseInput) -> None:
+    async def settle_purchase(self, purchase: PurchaseInput) -> OwnedNumbers:
         """Return once no purchase of this hold is in flight, whether or not one was started.
 
         The purchase's identity is known before its POST: a reservation is bought under its
@@ -274,16 +275,17 @@ class PhoneNumberActivities:
         instead of trusting that a handle reached the workflow: the POST may have been
         accepted with its answer lost, or its result dropped by a cancel. While the purchase
         runs this raises ``OperationPending`` (the retry policy is the polling loop), so a
-        compensation that releases afterwards cannot race it.
+        compensation that releases afterwards cannot race it. Returns which of the hold's
+        numbers are owned then, with their purchase dates, for that release.
         """
         with acs_errors_as_application_errors():
             if purchase.strategy is HoldStrategy.RESERVATION:
                 try:
                     reservation = await self._client.get_reservation(purchase.hold_id)
                 except AcsNotFoundError:
-                    return
-                if reservation.status is not ReservationStatus.SUBMITTED:
-                    return
+                    reservation = None
+                if reservation is None or reservation.status is not ReservationStatus.SUBMITTED:
+                    return await self._owned(purchase.numbers)
                 retry_after = None
             else:
                 try:
@@ -291,9 +293,9 @@ class PhoneNumberActivities:
                         str(_known_purchase(OperationKind.PURCHASE, purchase.hold_id).operation_id)
                     )
                 except AcsNotFoundError:
-                    return  # never accepted: there is nothing to wait for
-                if poll.status.is_terminal:
-                    return
+                    poll = None  # never accepted: there is nothing to wait for
+                if poll is None or poll.status.is_terminal:
+                    return await self._owned(purchase.numbers)
                 retry_after = poll.retry_after
         raise _pending("the purchase of this hold is still running", retry_after)
 
@@ -301,7 +303,23 @@ class PhoneNumberActivities:
     async def owned_numbers(self, numbers: ReleaseNumbersInput) -> tuple[str, ...]:
         """Which of these numbers the resource owns now."""
         with acs_errors_as_application_errors():
-            return tuple([n for n in numbers.numbers if await self._owns(n)])
+            return tuple((await self._owned(numbers.numbers)).purchased_at)
+
+    @activity.defn
+    async def ownership(self, numbers: ReleaseNumbersInput) -> OwnedNumbers:
+        """Which of these numbers the resource owns now, with their purchase dates."""
+        with acs_errors_as_application_errors():
+            return await self._owned(numbers.numbers)
+
+    async def _owned(self, numbers: tuple[str, ...]) -> OwnedNumbers:
+        dates = {}
+        for number in numbers:
+            try:
+                owned = await self._client.get_purchased_phone_number(number)
+            except AcsNotFoundError:
+                continue
+            dates[number] = owned.purchase_date
+        return OwnedNumbers(purchased_at=dates)
 
     async def _owns(self, number: str) -> bool:
         try:
@@ -379,6 +397,9 @@ class PhoneNumberActivities:
         gone: list[str] = []
         with acs_errors_as_application_errors():
             for number in release.numbers:
+                if not await self._still_ours(number, release.purchased_at):
+                    gone.append(number)
+                    continue
                 try:
                     started.append(_handle(await self._client.begin_release_phone_number(number)))
                 except AcsNotFoundError:
@@ -391,6 +412,18 @@ class PhoneNumberActivities:
             for handle in started:
                 await self._wait_released(handle)
         return ReleaseNumbersResult(started=tuple(started), already_gone=tuple(gone))
+
+    async def _still_ours(self, number: str, purchased_at: dict[str, datetime] | None) -> bool:
+        """Owned by the purchase the caller knows (its date), not bought again by another."""
+        if purchased_at is None:
+            return True  # callers from before purchase dates were recorded
+        if number not in purchased_at:
+            return False
+        try:
+            owned = await self._client.get_purchased_phone_number(number)
+        except AcsNotFoundError:
+            return False
+        return owned.purchase_date == purchased_at[number]
 
     async def _wait_released(self, handle: LroHandle) -> None:
         for _ in range(_RELEASE_POLL_LIMIT):

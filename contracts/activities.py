@@ -18,6 +18,7 @@ __all__ = [
     "HoldResult",
     "LroHandle",
     "LroOutcome",
+    "OwnedNumbers",
     "PurchaseInput",
     "ReleaseHoldInput",
     "ReleaseNumbersInput",
@@ -96,6 +97,16 @@ class ReleaseNumbersInput(_Model):
     """Release numbers this saga bought (those not owned any more are skipped)."""
 
     numbers: tuple[str, ...]
+    purchased_at: dict[str, datetime] | None = None
+    """When given, only a number that still carries this purchase date is released. A retried
+    release (its worker died after ACS released) must not release the number again once
+    another ticket has bought it: that purchase has another date."""
+
+
+class OwnedNumbers(_Model):
+    """Which of some numbers the resource owns now, with the purchase date ACS recorded."""
+
+    purchased_at: dict[str, datetime]
 
 
 class ReleaseNumbersResult(_Model):

@@ -419,20 +419,26 @@ class ProvisionNumbersWorkflow:
             # A purchase still running would own numbers after the release, so it is waited
             # out first. Only ACS knows whether one was accepted: the POST's answer may have
             # been lost, or its result dropped by the cancel that brought us here.
+            # The release then touches only numbers still carrying the dates of that purchase:
+            # if it is retried after ACS released them, another ticket may own them by then.
+            release = ReleaseNumbersInput(numbers=purchase.numbers)
             if workflow.patched(SETTLE_PURCHASE_BY_HOLD):
-                await workflow.execute_activity_method(
+                owned = await workflow.execute_activity_method(
                     PhoneNumberActivities.settle_purchase,
                     purchase,
                     start_to_close_timeout=ACS_CALL_TIMEOUT,
                     schedule_to_close_timeout=LRO_DEADLINE,
                     retry_policy=POLL,
                 )
+                release = ReleaseNumbersInput(
+                    numbers=purchase.numbers, purchased_at=owned.purchased_at
+                )
             else:  # runs started before the patch waited only for the handles they received
                 for handle in started:
                     await self._poll(handle, retry_policy=COMPENSATION)
             await workflow.execute_activity_method(
                 PhoneNumberActivities.release_numbers,
-                ReleaseNumbersInput(numbers=purchase.numbers),
+                release,
                 start_to_close_timeout=COMPENSATION_TIMEOUT,
                 heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=COMPENSATION,

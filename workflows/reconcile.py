@@ -78,7 +78,15 @@ class ReconcileWorkflow:
         if old:
             await workflow.execute_activity_method(
                 PhoneNumberActivities.release_numbers,
-                ReleaseNumbersInput(numbers=old),
+                ReleaseNumbersInput(
+                    numbers=old,
+                    # as read: a number bought by a ticket since is not an orphan any more
+                    purchased_at={
+                        n.phone_number: n.purchase_date
+                        for n in snapshot.numbers
+                        if n.phone_number in old
+                    },
+                ),
                 start_to_close_timeout=COMPENSATION_TIMEOUT,
                 heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=COMPENSATION,

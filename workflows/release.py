@@ -20,6 +20,9 @@ with workflow.unsafe.imports_passed_through():
 
 __all__ = ["ReleaseNumbersWorkflow"]
 
+RELEASE_BY_PURCHASE_DATE = "release-by-purchase-date"
+"""Patch: the numbers' purchase dates are read first and the release touches only those."""
+
 
 @workflow.defn
 class ReleaseNumbersWorkflow:
@@ -49,9 +52,22 @@ class ReleaseNumbersWorkflow:
                 retry_policy=COMPENSATION,
             )
         self._stage = "releasing_numbers"
+        release = ReleaseNumbersInput(numbers=self._entry.numbers)
+        if workflow.patched(RELEASE_BY_PURCHASE_DATE):
+            # Only numbers still carrying today's purchase dates are released: a release
+            # retried after ACS released them must not touch a number another ticket bought.
+            owned = await workflow.execute_activity_method(
+                PhoneNumberActivities.ownership,
+                release,
+                start_to_close_timeout=ACS_CALL_TIMEOUT * 3,
+                retry_policy=ACS_CALL,
+            )
+            release = ReleaseNumbersInput(
+                numbers=self._entry.numbers, purchased_at=owned.purchased_at
+            )
         released = await workflow.execute_activity_method(
             PhoneNumberActivities.release_numbers,
-            ReleaseNumbersInput(numbers=self._entry.numbers),
+            release,
             start_to_close_timeout=COMPENSATION_TIMEOUT,
             heartbeat_timeout=timedelta(seconds=30),
             retry_policy=COMPENSATION,

@@ -46,6 +46,7 @@ def test_corpus_covers_the_main_paths() -> None:
         "provision-cancelled_in_purchase",
         "provision-cancel_after_completion",  # cancel-after-outcome-ignored
         "sip_routing-sip_writer_ownership",  # route-ownership
+        "release-released_by_purchase_date",  # release-by-purchase-date
     } <= names
 
 

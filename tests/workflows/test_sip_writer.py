@@ -380,9 +380,15 @@ async def test_a_ticket_too_large_for_one_route_fails_alone(saga: Saga) -> None:
     assert await failed_tasks(await writer(saga)) == 0
 
 
-async def test_a_ticket_cannot_take_or_remove_another_tickets_route(saga: Saga) -> None:
+async def test_a_ticket_cannot_take_or_remove_another_tickets_route(dev_saga: Saga) -> None:
     """A route name of another ticket, or of a route written by hand, is refused; the
-    refused saga's compensation leaves the victim's route in place."""
+    refused saga's compensation leaves the victim's route in place.
+
+    On the dev server: the time-skipping test server, when it rebuilds the writer's run on
+    a worker, sometimes leaves out the earlier Updates (about one run in four here), which
+    loses the ledger there and nowhere else.
+    """
+    saga = dev_saga
     first = base_request(
         approval=AUTO, routing={"trunks": [SBC1.model_dump()], "route_name": "shared"}
     )

@@ -86,19 +86,17 @@ async def start_provisioning(
     workflow_id = workflow_id_for(request.ticket_id)
     if retry:
         await _check_retryable(client.get_workflow_handle(workflow_id))
-        reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE
-        conflict = WorkflowIDConflictPolicy.FAIL
-    else:
-        reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
-        conflict = WorkflowIDConflictPolicy.FAIL  # so a redelivery is told apart from a start
     try:
         handle = await client.start_workflow(
             ProvisionNumbersWorkflow.run,
             request,
             id=workflow_id,
             task_queue=task_queue,
-            id_conflict_policy=conflict,
-            id_reuse_policy=reuse,
+            # FAIL, not USE_EXISTING, so that a redelivery is told apart from a start
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
+            if retry
+            else WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError as error:
         if retry:

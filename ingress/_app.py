@@ -87,8 +87,9 @@ def create_app(
             ],
         },
         responses={
+            200: {"description": "A redelivered created: the ticket's run, nothing started"},
             401: {"description": "Bad or missing signature"},
-            409: {"description": "Refused by the workflow"},
+            409: {"description": "Refused: a decision or a cancel that cannot be taken now"},
             413: {"description": "Body too large"},
             422: {"description": "Invalid event"},
         },

@@ -321,15 +321,8 @@ class PhoneNumberActivities:
             dates[number] = owned.purchase_date
         return OwnedNumbers(purchased_at=dates)
 
-    async def _owns(self, number: str) -> bool:
-        try:
-            await self._client.get_purchased_phone_number(number)
-        except AcsNotFoundError:
-            return False
-        return True
-
     async def _all_owned(self, numbers: tuple[str, ...]) -> bool:
-        return bool(numbers) and all([await self._owns(n) for n in numbers])
+        return bool(numbers) and len((await self._owned(numbers)).purchased_at) == len(numbers)
 
     # -- operations ----------------------------------------------------------------------------
 

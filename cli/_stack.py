@@ -49,6 +49,29 @@ def temporal_binary() -> str:
     return found
 
 
+def dev_server_command(port: int, database: Path, *options: str) -> list[str]:
+    """``temporal server start-dev`` on loopback with a database file and our search attributes."""
+    command = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *options,
+        "--db-filename",
+        str(database),
+        "--log-level",
+        "error",
+        "--dynamic-config-value",
+        "system.forceSearchAttributesCacheRefreshOnRead=true",
+    ]
+    for key in ALL_SEARCH_ATTRIBUTES:
+        command += ["--search-attribute", f"{key.name}=Keyword"]
+    return command
+
+
 @dataclass
 class LocalStack:
     """Where everything of the stack listens."""
@@ -81,25 +104,7 @@ async def local_stack(data_dir: Path) -> AsyncIterator[LocalStack]:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     grpc_port, ui_port = free_port(), free_port()
-    command = [
-        temporal_binary(),
-        "server",
-        "start-dev",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        str(grpc_port),
-        "--ui-port",
-        str(ui_port),
-        "--db-filename",
-        str(data_dir / "temporal.db"),
-        "--log-level",
-        "error",
-        "--dynamic-config-value",
-        "system.forceSearchAttributesCacheRefreshOnRead=true",
-    ]
-    for key in ALL_SEARCH_ATTRIBUTES:
-        command += ["--search-attribute", f"{key.name}=Keyword"]
+    command = dev_server_command(grpc_port, data_dir / "temporal.db", "--ui-port", str(ui_port))
     log = (data_dir / "temporal.log").open("ab")
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(log.close)

@@ -14,8 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from cli._stack import free_port, temporal_binary
-from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
+from cli._stack import dev_server_command, free_port
 
 __all__ = ["DevServer", "WorkerProcess"]
 
@@ -34,24 +33,7 @@ class DevServer:
 
     def start(self) -> None:
         """Start (or restart) on the same database; returns once the port accepts connections."""
-        command = [
-            temporal_binary(),
-            "server",
-            "start-dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--headless",
-            "--db-filename",
-            str(self.folder / "temporal.db"),
-            "--log-level",
-            "error",
-            "--dynamic-config-value",
-            "system.forceSearchAttributesCacheRefreshOnRead=true",
-        ]
-        for key in ALL_SEARCH_ATTRIBUTES:
-            command += ["--search-attribute", f"{key.name}=Keyword"]
+        command = dev_server_command(self.port, self.folder / "temporal.db", "--headless")
         self._process = subprocess.Popen(
             command, stdout=self._log, stderr=self._log, start_new_session=True
         )

@@ -6,6 +6,7 @@ data converter, the custom search attributes, and the reconciliation schedule.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -19,9 +20,10 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleState,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 
+from codec import ENV_VAR as PAYLOAD_KEYS_VAR
+from codec import PayloadKeys, data_converter
 from contracts.operations import ReconcileRequest
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 
@@ -29,6 +31,7 @@ __all__ = [
     "RECONCILE_SCHEDULE_ID",
     "RECONCILE_WORKFLOW_TYPE",
     "connect_temporal",
+    "payload_keys_from_environment",
     "ensure_reconcile_schedule",
     "register_search_attributes",
 ]
@@ -37,11 +40,22 @@ RECONCILE_SCHEDULE_ID = "numberflow-reconcile"
 RECONCILE_WORKFLOW_TYPE = "ReconcileWorkflow"
 
 
-async def connect_temporal() -> Client:
-    """Connect with the standard environment/profile configuration and the pydantic converter."""
+def payload_keys_from_environment() -> PayloadKeys | None:
+    """``NUMBERFLOW_PAYLOAD_KEYS`` for the commands that build no settings object (the CLI)."""
+    try:
+        return PayloadKeys.parse(os.environ.get(PAYLOAD_KEYS_VAR))
+    except ValueError as error:
+        raise ValueError(f"{PAYLOAD_KEYS_VAR}: {error}") from None
+
+
+async def connect_temporal(keys: PayloadKeys | None) -> Client:
+    """Connect with the standard environment/profile configuration and our data converter.
+
+    ``keys`` encrypt payloads (``codec``); every process of one deployment must use the same.
+    """
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", "localhost:7233")
-    return await Client.connect(**config, data_converter=pydantic_data_converter)
+    return await Client.connect(**config, data_converter=data_converter(keys))
 
 
 async def register_search_attributes(client: Client) -> None:

@@ -29,6 +29,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.callback_hosts import CallbackHosts
 from contracts.error_types import COMPENSATION_FAILED
 from contracts.provision import (
     Decision,
@@ -76,13 +77,22 @@ class StartedProvisioning:
 
 
 async def start_provisioning(
-    client: Client, request: ProvisionRequest, task_queue: str, *, retry: bool = False
+    client: Client,
+    request: ProvisionRequest,
+    task_queue: str,
+    *,
+    retry: bool = False,
+    callback_hosts: CallbackHosts | None = None,
 ) -> StartedProvisioning:
     """Start the ticket's saga, or answer with the one it already has.
 
     With ``retry`` an operator re-drives a ticket whose last run failed and was compensated;
-    anything else is refused with the reason.
+    anything else is refused with the reason. With ``callback_hosts``, a callback URL outside
+    the allow-list raises ``CallbackRefused`` before anything starts (without them, the
+    worker's allow-list decides when the first callback is sent).
     """
+    if callback_hosts is not None and request.callback_url is not None:
+        callback_hosts.check_url(str(request.callback_url))
     workflow_id = workflow_id_for(request.ticket_id)
     if retry:
         await _check_retryable(client.get_workflow_handle(workflow_id))

@@ -1,17 +1,83 @@
-"""Process settings from the environment; only entry points build them."""
+"""Process settings from the environment; only entry points build them (with ``load``).
+
+A validation error names the variable and the problem, never the value: pydantic's own
+message quotes the input (``input_value='…'``), which printed the end of a secret.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from typing import TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from codec import ENV_VAR as PAYLOAD_KEYS_VAR
+from codec import PayloadKeys
+from contracts.callback_hosts import ENV_VAR as CALLBACK_HOSTS_VAR
+from contracts.callback_hosts import CallbackHosts
 from contracts.task_queues import TASK_QUEUE
 
-__all__ = ["IngressSettings", "Settings"]
+__all__ = ["IngressSettings", "Settings", "SettingsError", "load"]
+
+S = TypeVar("S", bound=BaseSettings)
 
 
-class Settings(BaseSettings):
-    """numberflow's configuration.
+class SettingsError(Exception):
+    """The environment is not a valid configuration; one line per problem, no values."""
+
+
+def load(kind: type[S]) -> S:
+    """Build settings from the environment, or raise ``SettingsError`` without any value."""
+    try:
+        return kind()
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in item["loc"])
+            message = item["msg"].removeprefix("Value error, ")
+            problems.append(f"{where.upper()}: {message}" if where else message)
+        raise SettingsError("; ".join(problems)) from None
+
+
+class _Common(BaseSettings):
+    """What the worker and the ingress both read."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    task_queue: str = Field(TASK_QUEUE, alias="NUMBERFLOW_TASK_QUEUE")
+    callback_allowed_hosts: str | None = Field(None, alias=CALLBACK_HOSTS_VAR)
+    """Where ticket callbacks may go (``contracts.callback_hosts``); unset: no callbacks."""
+    payload_keys: SecretStr | None = Field(None, alias=PAYLOAD_KEYS_VAR)
+    """Encrypt Temporal payloads (``codec``); unset: payloads are stored as they are."""
+    log_level: str = Field("INFO", alias="NUMBERFLOW_LOG_LEVEL")
+    log_json: bool | None = Field(None, alias="NUMBERFLOW_LOG_JSON")
+    """JSON logs; by default JSON unless stderr is a terminal."""
+
+    @field_validator("callback_allowed_hosts")
+    @classmethod
+    def _valid_hosts(cls, value: str | None) -> str | None:
+        CallbackHosts.parse(value)
+        return value
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _valid_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        PayloadKeys.parse(value.get_secret_value() if value else None)
+        return value
+
+    def callback_hosts(self) -> CallbackHosts:
+        """The parsed callback allow-list."""
+        return CallbackHosts.parse(self.callback_allowed_hosts)
+
+    def keys(self) -> PayloadKeys | None:
+        """The payload keys, or None when payloads are not encrypted."""
+        return PayloadKeys.parse(
+            self.payload_keys.get_secret_value() if self.payload_keys else None
+        )
+
+
+class Settings(_Common):
+    """The worker's configuration.
 
     ACS is reached with either ``ACS_CONNECTION_STRING`` (HMAC access key) or ``ACS_ENDPOINT``
     (Microsoft Entra ID through ``DefaultAzureCredential``). Temporal is configured the
@@ -19,16 +85,10 @@ class Settings(BaseSettings):
     ``TEMPORAL_TLS_*``, ``TEMPORAL_PROFILE``), read by temporalio's envconfig.
     """
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
-
     acs_connection_string: SecretStr | None = None
     acs_endpoint: str | None = None
-    task_queue: str = Field(TASK_QUEUE, alias="NUMBERFLOW_TASK_QUEUE")
     callback_secret: SecretStr | None = Field(None, alias="NUMBERFLOW_CALLBACK_SECRET")
     """Signs ticket callbacks; without it, callbacks are not sent (the status says so)."""
-    log_level: str = Field("INFO", alias="NUMBERFLOW_LOG_LEVEL")
-    log_json: bool | None = Field(None, alias="NUMBERFLOW_LOG_JSON")
-    """JSON logs; by default JSON unless stderr is a terminal."""
 
     @model_validator(mode="after")
     def _one_acs_credential(self) -> Settings:
@@ -37,14 +97,24 @@ class Settings(BaseSettings):
         return self
 
 
-class IngressSettings(BaseSettings):
-    """The ingress's configuration: the webhook secrets (comma-separated, newest first)."""
-
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+class IngressSettings(_Common):
+    """The ingress's configuration: webhook secrets and status tokens (comma-separated)."""
 
     webhook_secrets: SecretStr = Field(alias="NUMBERFLOW_WEBHOOK_SECRETS")
-    task_queue: str = Field(TASK_QUEUE, alias="NUMBERFLOW_TASK_QUEUE")
+    """Accepted webhook signing secrets, newest first (several during a rotation)."""
+    status_tokens: SecretStr | None = Field(None, alias="NUMBERFLOW_STATUS_TOKENS")
+    """Bearer tokens for ``GET /provisionings/{id}``; unset: every status request is refused."""
 
     def secrets(self) -> list[str]:
-        """Every accepted secret (several during a rotation)."""
-        return [s.strip() for s in self.webhook_secrets.get_secret_value().split(",") if s.strip()]
+        """Every accepted webhook secret."""
+        return _split(self.webhook_secrets)
+
+    def tokens(self) -> list[str]:
+        """Every accepted status token."""
+        return _split(self.status_tokens)
+
+
+def _split(value: SecretStr | None) -> list[str]:
+    if value is None:
+        return []
+    return [part.strip() for part in value.get_secret_value().split(",") if part.strip()]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from contextlib import AsyncExitStack
 from datetime import timedelta
 
@@ -20,7 +21,7 @@ from acs import Credential, HmacAuth, PhoneNumbersClient, SipRoutingClient, pars
 from activities import build_activities
 from connection import RECONCILE_SCHEDULE_ID, connect_temporal, ensure_reconcile_schedule
 from logconfig import configure_logging
-from settings import Settings
+from settings import Settings, SettingsError, load
 from workflows import WORKFLOWS
 
 __all__ = ["build_worker", "main", "open_acs_clients"]
@@ -59,7 +60,13 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=build_activities(
-            numbers, sip, client, settings.task_queue, http=http, callback_secret=secret
+            numbers,
+            sip,
+            client,
+            settings.task_queue,
+            http=http,
+            callback_secret=secret,
+            callback_hosts=settings.callback_hosts(),
         ),
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
@@ -67,14 +74,14 @@ def build_worker(
 
 async def main() -> None:
     """Run a worker until SIGINT or SIGTERM."""
-    settings = Settings()
+    settings = load(Settings)
     configure_logging(settings.log_level, json=settings.log_json)
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(30, connect=10))
         )
         numbers, sip = await open_acs_clients(settings, http, stack)
-        client = await connect_temporal()
+        client = await connect_temporal(settings.keys())
         if await ensure_reconcile_schedule(client, settings.task_queue):
             log.info("reconciliation schedule created", schedule=RECONCILE_SCHEDULE_ID)
         worker = build_worker(client, numbers, sip, http, settings)
@@ -89,4 +96,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except SettingsError as error:
+        sys.stderr.write(f"numberflow worker: configuration: {error}\n")
+        sys.exit(2)

@@ -7,6 +7,7 @@ import httpx
 from temporalio.client import Client
 
 from acs import PhoneNumbersClient, SipRoutingClient
+from contracts.callback_hosts import NO_CALLBACKS, CallbackHosts
 
 from .callbacks import CallbackActivities
 from .inventory import InventoryActivities
@@ -32,13 +33,14 @@ def build_activities(
     *,
     http: httpx.AsyncClient,
     callback_secret: str | None = None,
+    callback_hosts: CallbackHosts = NO_CALLBACKS,
 ) -> list[Callable[..., Any]]:
     """Every activity of the worker, bound to its clients and to this resource's SIP writer."""
     phone = PhoneNumberActivities(numbers)
     document = SipDocumentActivities(sip)
     writer = SipWriterActivities(client, numbers.endpoint, task_queue)
     inventory = InventoryActivities(numbers, sip)
-    callbacks = CallbackActivities(http, callback_secret)
+    callbacks = CallbackActivities(http, callback_secret, callback_hosts)
     return [
         phone.acquire_reservation,
         phone.begin_search,

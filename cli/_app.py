@@ -12,7 +12,7 @@ from ._emulator import emulator
 from ._reconcile import reconcile
 from ._replay import replay
 from ._saga import approve, cancel, list_provisionings, provision, reject, release, status
-from ._services import ingress, worker
+from ._services import codec_server, ingress, worker
 from ._sip import sip_app
 
 __all__ = ["app", "main"]
@@ -40,6 +40,7 @@ for command in (
 ):
     app.command()(command)
 app.command(name="list")(list_provisionings)
+app.command(name="codec-server")(codec_server)
 app.add_typer(sip_app, name="sip")
 
 

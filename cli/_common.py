@@ -14,11 +14,19 @@ from rich.console import Console
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from connection import connect_temporal
+from codec import PayloadKeys
+from connection import connect_temporal, payload_keys_from_environment
 from contracts.task_queues import TASK_QUEUE
 from provisioning import ProvisioningRefused
 
-__all__ = ["console", "default_task_queue", "emit", "fail", "run_async"]
+__all__ = [
+    "console",
+    "default_task_queue",
+    "emit",
+    "fail",
+    "payload_keys",
+    "run_async",
+]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -36,12 +44,20 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def payload_keys() -> PayloadKeys | None:
+    """The payload keys of the environment, or a one-line exit 2 when they are malformed."""
+    try:
+        return payload_keys_from_environment()
+    except ValueError as error:
+        fail(str(error), 2)
+
+
 def run_async(action: Callable[[Client], Awaitable[T]]) -> T:
     """Connect to Temporal, run the action, and turn known failures into clear exits."""
 
     async def main() -> T:
         try:
-            client = await connect_temporal()
+            client = await connect_temporal(payload_keys())
         except RuntimeError as error:
             fail(f"cannot reach Temporal ({error}); check TEMPORAL_ADDRESS", 3)
         return await action(client)

@@ -15,6 +15,7 @@ from rich.panel import Panel
 from rich.status import Status
 from rich.table import Table
 
+from codec import ENV_VAR as PAYLOAD_KEYS_VAR
 from contracts.provision import ProvisionRequest, ProvisionStatus, Stage
 from contracts.signing import SIGNATURE_HEADER, sign
 from contracts.sip import sip_workflow_id
@@ -29,7 +30,7 @@ DataDir = Annotated[Path, typer.Option(help="Where the dev server keeps its data
 _TERMINAL = {Stage.COMPLETED, Stage.COMPENSATED, Stage.COMPENSATION_FAILED}
 
 
-def sample_request(ticket_id: str) -> ProvisionRequest:
+def sample_request(ticket_id: str, callback_url: str | None = None) -> ProvisionRequest:
     """The demo ticket: two US toll-free numbers with SMS and calling, routed to a trunk."""
     return ProvisionRequest.model_validate(
         {
@@ -42,6 +43,7 @@ def sample_request(ticket_id: str) -> ProvisionRequest:
             "final_capabilities": {"calling": "inbound+outbound", "sms": "inbound+outbound"},
             "routing": {"trunks": [{"fqdn": "sbc1.example.com", "port": 5061}]},
             "approval": {"approvers": ["demo-approver"]},
+            "callback_url": callback_url,
         }
     )
 
@@ -67,7 +69,10 @@ async def _wait_stage(
 ) -> ProvisionStatus:
     deadline = time.monotonic() + timeout
     while True:
-        response = await http.get(f"{stack.ingress_url}/provisionings/{ticket}")
+        response = await http.get(
+            f"{stack.ingress_url}/provisionings/{ticket}",
+            headers={"Authorization": f"Bearer {stack.status_token}"},
+        )
         if response.status_code == 200:
             status = ProvisionStatus.model_validate(response.json())
             progress.update(f"ticket {ticket}: [bold]{status.stage.value}[/bold]")
@@ -89,7 +94,7 @@ async def _run_demo(data_dir: Path) -> int:
         )
         console.print(f"Temporal {stack.temporal_address} (Web UI {stack.web_ui}); ACS: {where}")
         ticket = f"DEMO-{uuid.uuid4().hex[:8]}"
-        request = sample_request(ticket)
+        request = sample_request(ticket, stack.callback_url)
         with console.status("posting the signed ticket") as progress:
             created = await _post(
                 http, stack, {"event": "created", "request": request.model_dump(mode="json")}
@@ -115,6 +120,8 @@ async def _run_demo(data_dir: Path) -> int:
                 request, final, route, f"{stack.web_ui}/namespaces/default/workflows/{workflow_id}"
             )
         )
+        delivered = [c["stage"] for c in stack.callbacks if c["ticket_id"] == ticket]
+        console.print(f"signed callbacks received: {', '.join(delivered) or 'none yet'}")
         return 0 if final.stage is Stage.COMPLETED else 1
 
 
@@ -147,24 +154,40 @@ def demo(data_dir: DataDir = Path(".numberflow")) -> None:
     raise typer.Exit(code)
 
 
-def dev(data_dir: DataDir = Path(".numberflow")) -> None:
+def dev(
+    data_dir: DataDir = Path(".numberflow"),
+    encrypt: Annotated[
+        bool,
+        typer.Option(
+            "--encrypt", help="Encrypt payloads with a fresh key; the Web UI decodes them."
+        ),
+    ] = False,
+) -> None:
     """Start the local stack and keep it running until Ctrl-C."""
 
     async def serve() -> None:
-        async with local_stack(data_dir) as stack:
+        async with local_stack(data_dir, encrypt=encrypt) as stack:
             where = (
                 "the local ACS emulator"
                 if stack.using_emulator
                 else f"REAL ACS at {stack.acs_endpoint}"
             )
-            console.print(
-                Panel(
-                    f"Temporal: {stack.temporal_address}\nWeb UI: {stack.web_ui}\nACS: {where} ({stack.acs_endpoint})\n"
-                    f"ingress: {stack.ingress_url}\nwebhook secret: {stack.webhook_secret}\ntask queue: {stack.task_queue}\n"
-                    f"\nexport TEMPORAL_ADDRESS={stack.temporal_address}  # for the other numberflow commands",
-                    title="numberflow dev (Ctrl-C stops everything)",
-                )
-            )
+            lines = [
+                f"Temporal: {stack.temporal_address}",
+                f"Web UI: {stack.web_ui}",
+                f"ACS: {where} ({stack.acs_endpoint})",
+                f"ingress: {stack.ingress_url}",
+                f"webhook secret: {stack.webhook_secret}",
+                f"status token: {stack.status_token}  (Authorization: Bearer …)",
+                f"callback receiver: {stack.callback_url} (the only allowed callback host)",
+                f"task queue: {stack.task_queue}",
+            ]
+            exports = [f"export TEMPORAL_ADDRESS={stack.temporal_address}"]
+            if stack.payload_keys:
+                lines.append(f"payloads: encrypted; codec server {stack.codec_url}")
+                exports.append(f"export {PAYLOAD_KEYS_VAR}={stack.payload_keys}")
+            lines += ["", "# for the other numberflow commands:", *exports]
+            console.print(Panel("\n".join(lines), title="numberflow dev (Ctrl-C stops everything)"))
             await asyncio.Event().wait()
 
     try:

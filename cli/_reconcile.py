@@ -17,6 +17,8 @@ from connection import RECONCILE_WORKFLOW_TYPE, connect_temporal
 from contracts.operations import ReconcileReport, ReconcileRequest
 from contracts.task_queues import TASK_QUEUE
 
+from ._common import payload_keys
+
 __all__ = ["parse_duration", "reconcile"]
 
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -61,7 +63,7 @@ def reconcile(
 
 
 async def _run(request: ReconcileRequest, task_queue: str) -> ReconcileReport:
-    client = await connect_temporal()
+    client = await connect_temporal(payload_keys())
     result: ReconcileReport = await client.execute_workflow(
         RECONCILE_WORKFLOW_TYPE,
         request,

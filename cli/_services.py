@@ -1,22 +1,25 @@
-"""``numberflow worker`` and ``numberflow ingress``: the long-running processes."""
+"""The long-running processes: ``worker``, ``ingress`` and ``codec-server``."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import os
 from typing import Annotated
 
 import typer
 import uvicorn
-from pydantic import ValidationError
 
+from codec import ENV_VAR as PAYLOAD_KEYS_VAR
+from codec import TOKENS_ENV_VAR, EncryptionCodec, create_codec_app
 from connection import connect_temporal
 from ingress import create_app
 from logconfig import configure_logging
-from settings import IngressSettings
+from settings import IngressSettings, SettingsError, load
 
-from ._common import fail
+from ._common import fail, payload_keys
 
-__all__ = ["ingress", "worker"]
+__all__ = ["codec_server", "ingress", "worker"]
 
 
 def worker() -> None:
@@ -25,26 +28,66 @@ def worker() -> None:
 
     try:
         asyncio.run(worker_module.main())
-    except ValidationError as error:
-        fail(f"configuration: {error.errors()[0]['msg']}", 2)
+    except SettingsError as error:
+        fail(f"configuration: {error}", 2)
 
 
 def ingress(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.", min=0, max=65535)] = 8080,
 ) -> None:
-    """Serve the webhook ingress (secrets from NUMBERFLOW_WEBHOOK_SECRETS)."""
+    """Serve the webhook ingress (NUMBERFLOW_WEBHOOK_SECRETS, NUMBERFLOW_STATUS_TOKENS...)."""
     try:
-        settings = IngressSettings()
-    except ValidationError:
-        settings = None
-    if settings is None or not settings.secrets():
+        settings = load(IngressSettings)
+    except SettingsError as error:
+        fail(f"configuration: {error}", 2)
+    if not settings.secrets():
         fail("set NUMBERFLOW_WEBHOOK_SECRETS (comma-separated shared secrets)", 2)
-    configure_logging()
+    configure_logging(settings.log_level, json=settings.log_json)
 
     async def serve() -> None:
-        client = await connect_temporal()
-        app = create_app(client, settings.secrets(), task_queue=settings.task_queue)
+        client = await connect_temporal(settings.keys())
+        app = create_app(
+            client,
+            settings.secrets(),
+            status_tokens=settings.tokens(),
+            callback_hosts=settings.callback_hosts(),
+            task_queue=settings.task_queue,
+        )
         await uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None)).serve()
 
     asyncio.run(serve())
+
+
+def codec_server(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.", min=0, max=65535)] = 8081,
+    ui_origin: Annotated[
+        list[str] | None,
+        typer.Option(help="Origin of the Temporal Web UI allowed by CORS (repeatable)."),
+    ] = None,
+) -> None:
+    """Serve /encode and /decode for the Temporal Web UI (keys from NUMBERFLOW_PAYLOAD_KEYS).
+
+    Requests need ``Authorization: Bearer <token>`` with a token of NUMBERFLOW_CODEC_TOKENS;
+    without tokens the server only binds to a loopback address.
+    """
+    keys = payload_keys()
+    if keys is None:
+        fail(f"set {PAYLOAD_KEYS_VAR}: the codec server decrypts with those keys", 2)
+    tokens = [t.strip() for t in os.environ.get(TOKENS_ENV_VAR, "").split(",") if t.strip()]
+    if not tokens and not _is_loopback(host):
+        fail(f"set {TOKENS_ENV_VAR} to serve on {host}; without tokens only loopback", 2)
+    origins = ui_origin or ["http://localhost:8233", "http://127.0.0.1:8233"]
+    configure_logging()
+    app = create_codec_app(EncryptionCodec(keys), tokens=tokens, ui_origins=origins)
+    uvicorn.run(app, host=host, port=port, log_config=None)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

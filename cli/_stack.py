@@ -9,23 +9,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
 from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from codec import ENV_VAR as PAYLOAD_KEYS_VAR
+from codec import EncryptionCodec, PayloadKeys, create_codec_app, data_converter, new_key_entry
+from contracts.callback_hosts import ENV_VAR as CALLBACK_HOSTS_VAR
+from contracts.callback_hosts import CallbackHosts
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
+from contracts.signing import SIGNATURE_HEADER, SignatureError, verify
 from emulator import EmulatorConfig, EmulatorServer
 from ingress import create_app
 from settings import Settings
@@ -74,7 +85,7 @@ def dev_server_command(port: int, database: Path, *options: str) -> list[str]:
 
 @dataclass
 class LocalStack:
-    """Where everything of the stack listens."""
+    """Where everything of the stack listens, and the secrets its parts share."""
 
     client: Client
     temporal_address: str
@@ -83,71 +94,137 @@ class LocalStack:
     using_emulator: bool
     ingress_url: str
     webhook_secret: str
+    status_token: str
+    """Bearer token for the ingress's ``GET /provisionings/{id}``."""
+    callback_url: str
+    """The stack's own callback receiver (allowed by the worker's and ingress's allow-list)."""
+    callbacks: list[dict[str, Any]]
+    """Callbacks the receiver has accepted (signature verified), in arrival order."""
     task_queue: str
+    payload_keys: str | None
+    """``NUMBERFLOW_PAYLOAD_KEYS`` when payloads are encrypted (``--encrypt``)."""
+    codec_url: str | None
 
 
-async def _wait_for_temporal(address: str, process: subprocess.Popen[bytes]) -> Client:
+async def _wait_for_temporal(
+    address: str, process: subprocess.Popen[bytes], keys: PayloadKeys | None
+) -> Client:
     for _ in range(300):
         if process.poll() is not None:
             raise RuntimeError(f"the Temporal dev server exited with code {process.returncode}")
         try:
-            return await Client.connect(address, data_converter=pydantic_data_converter)
+            return await Client.connect(address, data_converter=data_converter(keys))
         except RuntimeError:
             await asyncio.sleep(0.1)
     raise RuntimeError("the Temporal dev server did not come up within 30 s")
 
 
+def _callback_receiver(secret: str, received: list[dict[str, Any]]) -> Starlette:
+    """The ticket system's side of callbacks, for the demo: verify, keep, answer 204."""
+
+    async def receive(request: Request) -> Response:
+        body = await request.body()
+        try:
+            verify(request.headers.get(SIGNATURE_HEADER), body, [secret], now=time.time())
+        except SignatureError:
+            return Response(status_code=401)
+        received.append(json.loads(body))
+        return Response(status_code=204)
+
+    return Starlette(routes=[Route("/callbacks", receive, methods=["POST"])])
+
+
 @contextlib.asynccontextmanager
-async def local_stack(data_dir: Path) -> AsyncIterator[LocalStack]:
-    """Start the stack; stop every part of it when the block ends, whatever happens."""
+async def local_stack(data_dir: Path, *, encrypt: bool = False) -> AsyncIterator[LocalStack]:
+    """Start the stack; stop every part of it when the block ends, whatever happens.
+
+    With ``encrypt``, payloads are encrypted with a fresh key and the Web UI decodes them
+    through a codec server on loopback.
+    """
     from worker import build_worker, open_acs_clients
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    keys_entry = new_key_entry("dev-1") if encrypt else None
+    keys = PayloadKeys.parse(keys_entry)
     grpc_port, ui_port = free_port(), free_port()
-    command = dev_server_command(grpc_port, data_dir / "temporal.db", "--ui-port", str(ui_port))
-    log = (data_dir / "temporal.log").open("ab")
+    web_ui = f"http://127.0.0.1:{ui_port}"
     async with contextlib.AsyncExitStack() as stack:
+        codec_url = None
+        if keys is not None:
+            codec_app = create_codec_app(
+                EncryptionCodec(keys), tokens=(), ui_origins=[web_ui, f"http://localhost:{ui_port}"]
+            )
+            codec_url = await _serve(stack, codec_app)
+        options = ["--ui-port", str(ui_port)]
+        if codec_url:
+            options += ["--ui-codec-endpoint", codec_url]
+        command = dev_server_command(grpc_port, data_dir / "temporal.db", *options)
+        log = (data_dir / "temporal.log").open("ab")
         stack.callback(log.close)
         server = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
         stack.callback(_stop_process, server)
-        client = await _wait_for_temporal(f"127.0.0.1:{grpc_port}", server)
+        client = await _wait_for_temporal(f"127.0.0.1:{grpc_port}", server, keys)
+        callback_secret = secrets.token_hex(16)
+        received: list[dict[str, Any]] = []
+        receiver_url = await _serve(stack, _callback_receiver(callback_secret, received))
+        callback_hosts = CallbackHosts.of([receiver_url])
+        own: dict[str, Any] = {
+            "NUMBERFLOW_CALLBACK_SECRET": SecretStr(callback_secret),
+            CALLBACK_HOSTS_VAR: receiver_url,
+            PAYLOAD_KEYS_VAR: SecretStr(keys_entry) if keys_entry else None,
+        }
         real_acs = bool(os.environ.get("ACS_CONNECTION_STRING") or os.environ.get("ACS_ENDPOINT"))
         if real_acs:
-            settings = Settings()
+            settings = Settings(**own)
         else:
             emulator = EmulatorServer(EmulatorConfig(lro_seconds=1.0)).start()
             stack.callback(emulator.stop)
-            settings = Settings(acs_connection_string=SecretStr(emulator.connection_string))
+            settings = Settings(acs_connection_string=SecretStr(emulator.connection_string), **own)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
         numbers, sip = await open_acs_clients(settings, http, stack)
         await stack.enter_async_context(build_worker(client, numbers, sip, http, settings))
-        secret = secrets.token_hex(16)
-        ingress_port = free_port()
-        app = create_app(client, [secret], task_queue=settings.task_queue)
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=ingress_port, log_level="warning", lifespan="off"
+        webhook_secret, status_token = secrets.token_hex(16), secrets.token_urlsafe(24)
+        app = create_app(
+            client,
+            [webhook_secret],
+            status_tokens=[status_token],
+            callback_hosts=callback_hosts,
+            task_queue=settings.task_queue,
         )
-        config.install_signal_handlers = False  # type: ignore[attr-defined]
-        ingress = uvicorn.Server(config)
-        serving = asyncio.create_task(ingress.serve())
-        stack.push_async_callback(_stop_ingress, ingress, serving)
-        while not ingress.started:
-            if serving.done():
-                serving.result()  # raises why it could not start
-            await asyncio.sleep(0.02)
+        ingress_url = await _serve(stack, app)
         yield LocalStack(
             client=client,
             temporal_address=f"127.0.0.1:{grpc_port}",
-            web_ui=f"http://127.0.0.1:{ui_port}",
+            web_ui=web_ui,
             acs_endpoint=numbers.endpoint,
             using_emulator=not real_acs,
-            ingress_url=f"http://127.0.0.1:{ingress_port}",
-            webhook_secret=secret,
+            ingress_url=ingress_url,
+            webhook_secret=webhook_secret,
+            status_token=status_token,
+            callback_url=f"{receiver_url}/callbacks",
+            callbacks=received,
             task_queue=settings.task_queue,
+            payload_keys=keys_entry,
+            codec_url=codec_url,
         )
 
 
-async def _stop_ingress(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+async def _serve(stack: contextlib.AsyncExitStack, app: Any) -> str:
+    """Serve an ASGI app on a free loopback port until the stack closes; its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config.install_signal_handlers = False  # type: ignore[attr-defined]
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    stack.push_async_callback(_stop_server, server, serving)
+    while not server.started:
+        if serving.done():
+            serving.result()  # raises why it could not start
+        await asyncio.sleep(0.02)
+    return f"http://127.0.0.1:{port}"
+
+
+async def _stop_server(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
     server.should_exit = True
     with contextlib.suppress(Exception):
         await asyncio.wait_for(serving, 10)

@@ -6,6 +6,9 @@ __all__ = [
     "ACS_ERROR_TYPES",
     "ACS_NON_RETRYABLE",
     "APPROVAL_EXPIRED",
+    "CALLBACK_FAILED",
+    "CALLBACK_NOT_CONFIGURED",
+    "CALLBACK_REFUSED",
     "CAPABILITY_UPDATE_FAILED",
     "COMPENSATION_FAILED",
     "HOLD_EXPIRED",
@@ -54,3 +57,10 @@ PROVISIONING_FAILED = "ProvisioningFailed"
 COMPENSATION_FAILED = "CompensationFailed"
 RELEASE_BLOCKED = "ReleaseBlocked"
 """ACS refused a release for now (409, another operation on the number runs): retried."""
+
+CALLBACK_FAILED = "CallbackFailed"
+"""The receiver was unreachable or answered non-2xx: retried until the callback deadline."""
+CALLBACK_NOT_CONFIGURED = "CallbackNotConfigured"
+"""The worker has no callback secret: nothing can be signed, so nothing is sent."""
+CALLBACK_REFUSED = "CallbackRefused"
+"""The URL or its resolved address is outside the callback allow-list: never retried."""

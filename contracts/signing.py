@@ -2,15 +2,17 @@
 
 ``v1`` is HMAC-SHA256 over ``"<t>.<raw body>"`` with a shared secret. The timestamp is signed
 too, so a captured request cannot be replayed after the tolerance window.
+
+Bearer tokens (status reads, the codec server) are compared here too, in constant time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-__all__ = ["SIGNATURE_HEADER", "SignatureError", "sign", "verify"]
+__all__ = ["SIGNATURE_HEADER", "SignatureError", "bearer_token_matches", "sign", "verify"]
 
 SIGNATURE_HEADER = "X-Numberflow-Signature"
 DEFAULT_TOLERANCE_SECONDS = 300
@@ -54,3 +56,15 @@ def verify(
         raise SignatureError("signature timestamp is outside the allowed window")
     if not any(hmac.compare_digest(_digest(s, timestamp, body), given) for s in secrets):
         raise SignatureError("signature does not match")
+
+
+def bearer_token_matches(header: str | None, tokens: Sequence[str]) -> bool:
+    """Whether ``Authorization: Bearer <token>`` names one of the tokens (constant time)."""
+    scheme, _, presented = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not presented:
+        return False
+    presented_bytes = presented.strip().encode()
+    matched = False
+    for token in tokens:  # compare with every token: the time does not tell which matched
+        matched |= hmac.compare_digest(presented_bytes, token.encode())
+    return matched

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.callback_hosts import NO_CALLBACKS, CallbackHosts, CallbackRefused
 from contracts.operations import ReleaseRequest, release_workflow_id
 from contracts.provision import (
     Decision,
@@ -26,7 +27,7 @@ from contracts.provision import (
     ProvisionStatus,
     workflow_id_for,
 )
-from contracts.signing import SIGNATURE_HEADER, SignatureError, verify
+from contracts.signing import SIGNATURE_HEADER, SignatureError, bearer_token_matches, verify
 from contracts.task_queues import TASK_QUEUE
 from contracts.tickets import (
     ApprovedEvent,
@@ -51,11 +52,18 @@ def create_app(
     client: Client,
     secrets: Sequence[str],
     *,
+    status_tokens: Sequence[str] = (),
+    callback_hosts: CallbackHosts = NO_CALLBACKS,
     task_queue: str = TASK_QUEUE,
     max_body_bytes: int = 64 * 1024,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """Build the ingress for one Temporal client and the current webhook secrets."""
+    """Build the ingress for one Temporal client and the current secrets.
+
+    ``secrets`` verify webhook signatures; ``status_tokens`` are the bearer tokens that may
+    read a provisioning's status (none: nobody may); ``callback_hosts`` is where a ticket's
+    callback URL may point (none: tickets with a callback URL are refused).
+    """
     if not secrets:
         raise ValueError("at least one webhook secret is required")
     app = FastAPI(
@@ -95,12 +103,7 @@ def create_app(
         },
     )
     async def ticket_webhook(request: Request) -> JSONResponse:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
-            raise ApiProblem(413, "TooLarge", f"body over {max_body_bytes} bytes")
-        body = await request.body()
-        if len(body) > max_body_bytes:
-            raise ApiProblem(413, "TooLarge", f"body over {max_body_bytes} bytes")
+        body = await _bounded_body(request, max_body_bytes)
         try:
             verify(request.headers.get(SIGNATURE_HEADER), body, secrets, now=clock())
         except SignatureError as error:
@@ -113,12 +116,19 @@ def create_app(
             raise ApiProblem(
                 422, "InvalidEvent", f"{where}: {first['msg']}" if where else first["msg"]
             ) from None
-        return await _dispatch(client, task_queue, event)
+        return await _dispatch(client, task_queue, callback_hosts, event)
 
     @app.get(
-        "/provisionings/{ticket_id}", response_model=ProvisionStatus, summary="A saga's status"
+        "/provisionings/{ticket_id}",
+        response_model=ProvisionStatus,
+        summary="A saga's status (Authorization: Bearer <status token>)",
+        responses={401: {"description": "No or wrong bearer token"}},
     )
-    async def provisioning_status(ticket_id: str) -> JSONResponse:
+    async def provisioning_status(ticket_id: str, request: Request) -> JSONResponse:
+        if not status_tokens:
+            raise ApiProblem(401, "Unauthorized", "status reads are disabled: no status tokens")
+        if not bearer_token_matches(request.headers.get("authorization"), status_tokens):
+            raise ApiProblem(401, "Unauthorized", "a valid bearer token is required")
         _check_ticket(ticket_id)
         handle = client.get_workflow_handle(workflow_id_for(ticket_id), result_type=ProvisionResult)
         try:
@@ -143,6 +153,24 @@ def create_app(
     return app
 
 
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    """The body, read while streaming and refused as soon as it passes ``limit`` bytes.
+
+    A chunked upload has no Content-Length to check first; reading it whole before the size
+    check let an unsigned sender make the process hold any amount of memory.
+    """
+    too_large = ApiProblem(413, "TooLarge", f"body over {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
 def _check_ticket(ticket_id: str) -> None:
     if not re.fullmatch(_TICKET_PATTERN, ticket_id):
         raise ApiProblem(
@@ -163,10 +191,17 @@ def _not_found_or(error: RPCError, ticket_id: str) -> ApiProblem | RPCError:
     return error
 
 
-async def _dispatch(client: Client, task_queue: str, event: Any) -> JSONResponse:
+async def _dispatch(
+    client: Client, task_queue: str, callback_hosts: CallbackHosts, event: Any
+) -> JSONResponse:
     if isinstance(event, CreatedEvent):
         ticket = event.request.ticket_id
-        run = await start_provisioning(client, event.request, task_queue)
+        try:
+            run = await start_provisioning(
+                client, event.request, task_queue, callback_hosts=callback_hosts
+            )
+        except CallbackRefused as refusal:
+            raise ApiProblem(422, "InvalidEvent", f"request.callback_url: {refusal}") from None
         if run.started:
             return _accepted(run.workflow_id, ticket, run_id=run.run_id)
         # A redelivery: answer with the run the ticket already has; nothing new starts.

@@ -1,7 +1,14 @@
-"""Shared fixtures: the emulator in-process and on loopback, and clients bound to either."""
+"""Shared fixtures: the emulator in-process and on loopback, and clients bound to either.
+
+The session also runs the leak scanner (``tests.leaks``): logs go through the production
+formatter into it, histories are fed to it by the Temporal fixtures, and the session fails
+on any secret or full phone number it finds.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -10,13 +17,54 @@ import httpx
 import pytest
 
 from acs import PhoneNumbersClient, SipRoutingApiVersion, SipRoutingClient
+from codec import ENV_VAR as PAYLOAD_KEYS_VAR
 from emulator import EmulatorApp, EmulatorConfig, EmulatorServer, create_app
+from emulator._config import DEFAULT_ACCESS_KEY
+from logconfig import configure_logging
+from tests.leaks import SCANNER, Hit, ScanningStream
 
 pytest_plugins = [
     "tests.world"
 ]  # Temporal fixtures (servers, worker, saga world) for every package
 
 FAST = EmulatorConfig(lro_seconds=0.05)
+_LOG_STREAM: Any = ScanningStream(SCANNER, "log")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Encrypt payloads everywhere (subprocesses inherit the key); scan every log line."""
+    from tests.ingress.conftest import OLD_SECRET, SECRET, STATUS_TOKEN
+    from tests.world import CALLBACK_SECRET, PAYLOAD_KEYS_ENTRY
+
+    os.environ[PAYLOAD_KEYS_VAR] = PAYLOAD_KEYS_ENTRY
+    for name, value in (
+        ("the emulator access key", DEFAULT_ACCESS_KEY),
+        ("the callback secret", CALLBACK_SECRET),
+        ("a webhook secret", SECRET),
+        ("a webhook secret", OLD_SECRET),
+        ("the status token", STATUS_TOKEN),
+        ("the payload key", PAYLOAD_KEYS_ENTRY.partition(":")[2]),
+    ):
+        SCANNER.add_secret(name, value)
+    configure_logging("INFO", json=True, stream=_LOG_STREAM)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session on any leak (or if something removed the scanning log handler)."""
+    if not any(getattr(h, "stream", None) is _LOG_STREAM for h in logging.getLogger().handlers):
+        SCANNER.hits.append(Hit("logging", "scanner removed", "the root handler was replaced"))
+    if SCANNER.hits and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Report what the scanner saw, and every leak it found."""
+    terminalreporter.write_line(
+        f"leak scan: {SCANNER.log_lines} log lines, {SCANNER.histories} histories, "
+        f"{len(SCANNER.hits)} leaks"
+    )
+    for hit in SCANNER.hits[:50]:
+        terminalreporter.write_line(f"LEAK {hit.kind} in {hit.source}: {hit.excerpt}", red=True)
 
 
 @pytest.fixture(scope="session")

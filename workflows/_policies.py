@@ -8,6 +8,8 @@ from temporalio.common import RetryPolicy
 
 from contracts.error_types import (
     ACS_NON_RETRYABLE,
+    CALLBACK_NOT_CONFIGURED,
+    CALLBACK_REFUSED,
     HOLD_EXPIRED,
 )
 
@@ -66,7 +68,7 @@ CALLBACK = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=["CallbackNotConfigured"],
+    non_retryable_error_types=[CALLBACK_NOT_CONFIGURED, CALLBACK_REFUSED],
 )
 """Callbacks: a receiver that is down is retried with backoff until the deadline."""
 

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.error_types import (
         APPROVAL_EXPIRED,
+        CALLBACK_REFUSED,
         CAPABILITY_UPDATE_FAILED,
         COMPENSATION_FAILED,
         HOLD_EXPIRED,
@@ -118,6 +119,7 @@ class ProvisionNumbersWorkflow:
         self._compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._callbacks: list[CallbackInput] = []
         self._callback_sender: asyncio.Task[None] | None = None
+        self._callbacks_refused = False
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -621,6 +623,12 @@ class ProvisionNumbersWorkflow:
                     retry_policy=CALLBACK,
                 )
             except ActivityError as failure:
+                if _error_type(failure) == CALLBACK_REFUSED:
+                    # The URL is outside the allow-list: every later callback would be too.
+                    self._errors.append(f"callbacks stopped: {_describe(failure)}")
+                    self._callbacks_refused = True
+                    self._callbacks.clear()
+                    return
                 self._errors.append(
                     f"callback for {event.stage.value} not delivered: {_describe(failure)}"
                 )
@@ -683,7 +691,7 @@ class ProvisionNumbersWorkflow:
         self._timeline.append(TimelineEntry(stage=stage, at=workflow.now(), note=note))
         workflow.upsert_search_attributes([PROVISIONING_STAGE.value_set(stage.value)])
         workflow.logger.info("ticket %s: %s", self._request.ticket_id, stage.value)
-        if self._request.callback_url is not None:
+        if self._request.callback_url is not None and not self._callbacks_refused:
             self._callbacks.append(
                 CallbackInput(
                     url=str(self._request.callback_url),

@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.provision import Stage
+from tests.leaks import SCANNER
 from tests.world import Saga, base_request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +43,7 @@ async def cli(
     )
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode is not None
+    SCANNER.scan("cli stderr", err.decode(), numbers=False)  # stdout is for the operator
     return process.returncode, out.decode(), err.decode()
 
 
@@ -178,9 +180,13 @@ async def test_sip_show_route_test_and_replay(
     export = tmp_path / "exported"
     code, out, err = await cli(saga, "replay", "--workflow-id", handle.id, "--export", str(export))
     assert code == 0, err
-    assert (export / f"{handle.id}.json").exists()
+    assert [p.name for p in export.iterdir()] == [f"{handle.id}--{handle.result_run_id}.json"]
+    code, out, err = await cli(saga, "replay", "--workflow-id", handle.id, "--export", str(export))
+    assert code == 2 and "--force" in err  # nothing overwritten without --force
+    args = ("replay", "--workflow-id", handle.id, "--export", str(export), "--force")
+    assert (await cli(saga, *args))[0] == 0
     code, out, _ = await cli(saga, "replay", "--histories", str(export))
-    assert code == 0 and "ok" in out
+    assert code == 0 and "1 ok, 0 failed" in out
     code, _, err = await cli(saga, "replay")
     assert code == 2 and "--workflow-id" in err
 

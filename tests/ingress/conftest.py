@@ -13,10 +13,11 @@ import pytest_asyncio
 
 from contracts.signing import SIGNATURE_HEADER, sign
 from ingress import create_app
-from tests.world import Saga
+from tests.world import CALLBACK_HOSTS, Saga
 
 SECRET = "whsec-current"
 OLD_SECRET = "whsec-previous"
+STATUS_TOKEN = "status-token-for-tests"
 
 
 @dataclass
@@ -47,7 +48,17 @@ class Ingress:
 
 @pytest_asyncio.fixture
 async def ingress(saga: Saga) -> AsyncIterator[Ingress]:
-    app = create_app(saga.client, [SECRET, OLD_SECRET], task_queue=saga.task_queue)
+    app = create_app(
+        saga.client,
+        [SECRET, OLD_SECRET],
+        status_tokens=[STATUS_TOKEN],
+        callback_hosts=CALLBACK_HOSTS,
+        task_queue=saga.task_queue,
+    )
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ingress.test") as http:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://ingress.test",
+        headers={"Authorization": f"Bearer {STATUS_TOKEN}"},
+    ) as http:
         yield Ingress(http, saga)

@@ -73,11 +73,8 @@ def build_formatter(*, json: bool) -> logging.Formatter:
             )
         ]
     else:
-        renderer = structlog.dev.ConsoleRenderer(
-            exception_formatter=structlog.dev.RichTracebackFormatter(
-                show_locals=False, max_frames=MAX_TRACEBACK_FRAMES
-            )
-        )
+        # The plain traceback: rich's default renders frame locals and boxes of source code.
+        renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
         exceptions = []
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_common_processors(),

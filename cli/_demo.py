@@ -19,6 +19,7 @@ from codec import ENV_VAR as PAYLOAD_KEYS_VAR
 from contracts.provision import ProvisionRequest, ProvisionStatus, Stage
 from contracts.signing import SIGNATURE_HEADER, sign
 from contracts.sip import sip_workflow_id
+from logconfig import configure_logging
 from workflows import SipRoutingWorkflow
 
 from ._common import console, fail
@@ -28,6 +29,15 @@ __all__ = ["demo", "dev"]
 
 DataDir = Annotated[Path, typer.Option(help="Where the dev server keeps its database.")]
 _TERMINAL = {Stage.COMPLETED, Stage.COMPENSATED, Stage.COMPENSATION_FAILED}
+
+
+LOG_FILE = "numberflow.log"
+
+
+def _log_to(data_dir: Path) -> None:
+    """The stack's worker and ingress log (JSON, INFO) into the data folder, not the terminal."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging("INFO", json=True, stream=(data_dir / LOG_FILE).open("a", buffering=1))
 
 
 def sample_request(ticket_id: str, callback_url: str | None = None) -> ProvisionRequest:
@@ -86,6 +96,7 @@ async def _wait_stage(
 
 
 async def _run_demo(data_dir: Path) -> int:
+    _log_to(data_dir)
     async with local_stack(data_dir) as stack, httpx.AsyncClient(timeout=30) as http:
         where = (
             "the local ACS emulator"
@@ -166,6 +177,7 @@ def dev(
     """Start the local stack and keep it running until Ctrl-C."""
 
     async def serve() -> None:
+        _log_to(data_dir)
         async with local_stack(data_dir, encrypt=encrypt) as stack:
             where = (
                 "the local ACS emulator"
@@ -186,8 +198,11 @@ def dev(
             if stack.payload_keys:
                 lines.append(f"payloads: encrypted; codec server {stack.codec_url}")
                 exports.append(f"export {PAYLOAD_KEYS_VAR}={stack.payload_keys}")
-            lines += ["", "# for the other numberflow commands:", *exports]
+            lines.append(f"logs: {data_dir / LOG_FILE}")
             console.print(Panel("\n".join(lines), title="numberflow dev (Ctrl-C stops everything)"))
+            console.print(
+                "# for the other numberflow commands:", *exports, sep="\n", soft_wrap=True
+            )
             await asyncio.Event().wait()
 
     try:

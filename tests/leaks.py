@@ -13,9 +13,13 @@ in ``tests/conftest.py`` fail the session on any hit, and on a scanner that saw 
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["FULL_NUMBER", "Hit", "LeakScanner", "SCANNER", "ScanningStream"]
 
@@ -69,9 +73,15 @@ class LeakScanner:
         self.scan(source, line, numbers='"level": "debug"' not in line)
 
     def scan_history(self, source: str, history_json: str) -> None:
-        """A history as exported (``WorkflowHistory.to_json``)."""
+        """A history as exported (``WorkflowHistory.to_json``), payload data decoded.
+
+        The export writes payload data in base64, which no pattern would see through: each
+        payload's data is decoded and scanned as the bytes the server stores.
+        """
         self.histories += 1
         self.scan(source, history_json)
+        for data in _payload_data(json.loads(history_json)):
+            self.scan(source, data.decode("utf-8", errors="replace"))
 
     def scan_log_file(self, source: str, text: str) -> None:
         """A process's log output, one line at a time."""
@@ -92,6 +102,18 @@ class ScanningStream(io.TextIOBase):
             if line.strip():
                 self._scanner.scan_log_line(self._source, line)
         return len(text)
+
+
+def _payload_data(node: Any) -> Iterator[bytes]:
+    """The decoded ``data`` of every payload (a dict with ``metadata`` and ``data``)."""
+    if isinstance(node, dict):
+        if "metadata" in node and isinstance(node.get("data"), str):
+            yield base64.b64decode(node["data"])
+        for value in node.values():
+            yield from _payload_data(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _payload_data(value)
 
 
 def _excerpt(text: str, at: int, length: int) -> str:

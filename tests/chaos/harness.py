@@ -31,9 +31,10 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowQueryFailedError,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
+from codec import data_converter
+from connection import payload_keys_from_environment
 from contracts.provision import (
     Decision,
     DecisionKind,
@@ -132,8 +133,16 @@ WorkerFactory = Callable[[Client, str, str], contextlib.AbstractAsyncContextMana
 """Starts an in-process worker (client, task queue, ACS connection string) instead of processes."""
 
 
+HistorySink = Callable[[str, str], None]
+"""Receives (workflow id, history JSON) of every run on the chaos server (the leak scan)."""
+
+
 async def run_chaos(
-    plan: ChaosPlan, folder: Path, *, in_process_worker: WorkerFactory | None = None
+    plan: ChaosPlan,
+    folder: Path,
+    *,
+    in_process_worker: WorkerFactory | None = None,
+    history_sink: HistorySink | None = None,
 ) -> ChaosReport:
     """Run the plan; every process is stopped on the way out, whatever happens."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -203,6 +212,12 @@ async def run_chaos(
             report.violations += _check(tickets, emulator.app.emulator.state())
             report.reconcile = await asyncio.to_thread(_reconcile, server.address, task_queue)
             report.violations += _reconcile_violations(report.reconcile)
+            if history_sink is not None:
+                async for run in client.list_workflows():
+                    history = await client.get_workflow_handle(
+                        run.id, run_id=run.run_id
+                    ).fetch_history()
+                    history_sink(run.id, history.to_json())
         fired = emulator.app.emulator.state()["faults"]
         report.faults_by_rule = {_rule_name(rule): rule["fired"] for rule in fired}
         report.faults_fired = sum(report.faults_by_rule.values())
@@ -457,7 +472,9 @@ async def _stop(task: asyncio.Task[None]) -> None:
 async def _connect(address: str) -> Client:
     for _ in range(100):
         try:
-            return await Client.connect(address, data_converter=pydantic_data_converter)
+            return await Client.connect(
+                address, data_converter=data_converter(payload_keys_from_environment())
+            )
         except RuntimeError:
             await asyncio.sleep(0.2)
     raise RuntimeError(f"cannot reach Temporal at {address}")

@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from acs import PhoneNumbersClient, SipRoutingClient
 from activities import build_activities
 from contracts.activities import ReleaseHoldInput
+from tests.leaks import SCANNER
 from workflows import WORKFLOWS
 
 from .harness import ChaosPlan, run_chaos
@@ -32,8 +33,12 @@ QUICK_SEED = int(os.environ.get("NUMBERFLOW_CHAOS_SEED", "20261130"))
 async def test_quick_chaos_run_keeps_every_promise(tmp_path: Path) -> None:
     """30 sagas, 3 worker SIGKILLs, a Temporal restart, seeded ACS faults: no violation."""
     plan = ChaosPlan(seed=QUICK_SEED, sagas=30, kills=3, restarts=("term",), deadline=150)
-    report = await run_chaos(plan, tmp_path)
+    report = await run_chaos(
+        plan, tmp_path, history_sink=lambda wid, text: SCANNER.scan_history(f"chaos {wid}", text)
+    )
     report.write(tmp_path / "report.json")
+    for log in tmp_path.glob("worker-*.log"):
+        SCANNER.scan_log_file(f"chaos {log.name}", log.read_text(errors="replace"))
     assert report.kills >= 3 and report.restarts == ["term"] and report.faults_fired > 0
     assert sum(report.outcomes.values()) == 30
     assert report.violations == [], json.dumps(report.violations, indent=2)

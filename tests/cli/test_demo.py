@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.leaks import SCANNER
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -41,7 +43,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "outcome: completed" in completed.stdout
     assert "route: ticket-DEMO-" in completed.stdout and "sbc1.example.com" in completed.stdout
     assert "Web UI: http://127.0.0.1:" in completed.stdout
+    assert "signed callbacks received: reserving, awaiting_approval, purchasing" in completed.stdout
     assert (tmp_path / "data" / "temporal.db").exists()
+    log = (tmp_path / "data" / "numberflow.log").read_text()
+    assert '"level": "info"' in log
+    SCANNER.scan_log_file("demo log", log)
     assert _processes_mentioning(str(tmp_path)) == []
 
 
@@ -55,7 +61,7 @@ def test_dev_keeps_running_until_interrupted(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_", "TEMPORAL_"))}
     env["COLUMNS"] = "200"
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "dev", "--data-dir", str(tmp_path / "data")],
+        [sys.executable, "-m", "cli", "dev", "--encrypt", "--data-dir", str(tmp_path / "data")],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -66,12 +72,14 @@ def test_dev_keeps_running_until_interrupted(tmp_path: Path) -> None:
         assert process.stdout is not None
         lines: list[str] = []
         deadline = time.monotonic() + 120
-        while not any("ingress:" in line for line in lines) and time.monotonic() < deadline:
+        while not any("logs:" in line for line in lines) and time.monotonic() < deadline:
             lines.append(process.stdout.readline())
         ingress = (
             next(line for line in lines if "ingress:" in line).split("ingress:")[1].strip(" │\n")
         )
         assert httpx.get(f"{ingress}/readyz", timeout=10).status_code == 200
+        assert httpx.get(f"{ingress}/provisionings/T-1", timeout=10).status_code == 401
+        assert any("payloads: encrypted; codec server http://127.0.0.1:" in line for line in lines)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     finally:

@@ -35,9 +35,9 @@ def test_a_hostile_id_stays_inside_the_folder(tmp_path: Path) -> None:
 
 def test_runs_of_one_id_get_one_file_each(tmp_path: Path) -> None:
     first, second = _history("provision-T-1"), _history("provision-T-1")
-    second.events[0].workflow_execution_started_event_attributes.original_execution_run_id = (
-        "another-run"
-    )
+    second.events[
+        0
+    ].workflow_execution_started_event_attributes.original_execution_run_id = "another-run"
     export_histories([first, second], tmp_path, force=False)
     assert len(list(tmp_path.glob("provision-T-1--*.json"))) == 2
 

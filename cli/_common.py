@@ -16,10 +16,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from codec import PayloadKeys
 from connection import connect_temporal, payload_keys_from_environment
+from contracts.callback_hosts import ENV_VAR as CALLBACK_HOSTS_VAR
+from contracts.callback_hosts import CallbackHosts, CallbackRefused
 from contracts.task_queues import TASK_QUEUE
 from provisioning import ProvisioningRefused
 
 __all__ = [
+    "callback_hosts_from_environment",
     "console",
     "default_task_queue",
     "emit",
@@ -44,6 +47,17 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def callback_hosts_from_environment() -> CallbackHosts | None:
+    """The callback allow-list when this environment sets one; None leaves it to the worker."""
+    text = os.environ.get(CALLBACK_HOSTS_VAR)
+    if text is None:
+        return None
+    try:
+        return CallbackHosts.parse(text)
+    except ValueError as error:
+        fail(str(error), 2)
+
+
 def payload_keys() -> PayloadKeys | None:
     """The payload keys of the environment, or a one-line exit 2 when they are malformed."""
     try:
@@ -66,6 +80,8 @@ def run_async(action: Callable[[Client], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except ProvisioningRefused as refusal:
         fail(f"refused: {refusal}")
+    except CallbackRefused as refusal:
+        fail(f"invalid request: callback_url: {refusal}", 2)
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         fail(f"refused: {getattr(cause, 'message', None) or cause or error}")

@@ -26,7 +26,14 @@ from contracts.provision import (
 from provisioning import DecisionSent, cancel_provisioning, decide, start_provisioning
 from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
 
-from ._common import console, default_task_queue, emit, fail, run_async
+from ._common import (
+    callback_hosts_from_environment,
+    console,
+    default_task_queue,
+    emit,
+    fail,
+    run_async,
+)
 
 __all__ = ["approve", "cancel", "list_provisionings", "provision", "reject", "release", "status"]
 
@@ -125,7 +132,9 @@ def provision(
     queue = task_queue or default_task_queue()
 
     async def start(client: Client) -> Any:
-        run = await start_provisioning(client, request, queue, retry=retry)
+        run = await start_provisioning(
+            client, request, queue, retry=retry, callback_hosts=callback_hosts_from_environment()
+        )
         if wait and (run.started or run.status == "RUNNING"):
             return await _follow(client, run.workflow_id, quiet=as_json)
         return {

@@ -246,3 +246,22 @@ async def test_ingress_command_serves(dev_saga: Saga) -> None:
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_provision_refuses_a_callback_outside_the_allow_list(dev_saga: Saga) -> None:
+    """With the allow-list in its environment the CLI refuses before starting anything."""
+    ticket = f"T-cli-ssrf-{os.getpid()}"
+    code, _, err = await cli(
+        dev_saga,
+        "provision",
+        "--ticket",
+        ticket,
+        "--country",
+        "US",
+        "--callback-url",
+        "http://169.254.169.254/latest/meta-data/",
+        extra_env={"NUMBERFLOW_CALLBACK_ALLOWED_HOSTS": "hooks.example.com"},
+    )
+    assert code == 2 and "callback_url" in err and err.count("\n") == 1
+    code, _, _ = await cli(dev_saga, "status", ticket)
+    assert code == 4

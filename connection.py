@@ -6,8 +6,10 @@ data converter, the custom search attributes, and the reconciliation schedule.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import timedelta
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -30,7 +32,11 @@ from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 __all__ = [
     "RECONCILE_SCHEDULE_ID",
     "RECONCILE_WORKFLOW_TYPE",
+    "TemporalConfigError",
+    "TemporalUnreachable",
     "connect_temporal",
+    "temporal_config",
+    "wait_for_temporal",
     "payload_keys_from_environment",
     "ensure_reconcile_schedule",
     "register_search_attributes",
@@ -48,14 +54,64 @@ def payload_keys_from_environment() -> PayloadKeys | None:
         raise ValueError(f"{PAYLOAD_KEYS_VAR}: {error}") from None
 
 
+class TemporalConfigError(Exception):
+    """The ``TEMPORAL_*`` configuration (or profile) is unusable; one line, no values."""
+
+
+class TemporalUnreachable(Exception):
+    """No Temporal server answered at the configured address; one line."""
+
+
+def temporal_config() -> dict[str, Any]:
+    """The client connect options of the standard environment/profile configuration."""
+    try:
+        config = dict(ClientConfig.load_client_connect_config())
+    except Exception as error:  # noqa: BLE001 - the bridge raises its own ConfigError type
+        raise TemporalConfigError(f"Temporal configuration: {error}") from None
+    config.setdefault("target_host", "localhost:7233")
+    return config
+
+
+def _reason(error: BaseException) -> str:
+    """The gist of a connect failure, without the transport's nested debug text."""
+    text = str(error)
+    for known in ("Connection refused", "timed out", "dns error", "certificate", "Unauthenticated"):
+        if known.lower() in text.lower():
+            return known.lower()
+    return text.split(":")[0][:120]
+
+
 async def connect_temporal(keys: PayloadKeys | None) -> Client:
     """Connect with the standard environment/profile configuration and our data converter.
 
     ``keys`` encrypt payloads (``codec``); every process of one deployment must use the same.
+    Raises ``TemporalConfigError`` or ``TemporalUnreachable`` with one line each.
     """
-    config = ClientConfig.load_client_connect_config()
-    config.setdefault("target_host", "localhost:7233")
-    return await Client.connect(**config, data_converter=data_converter(keys))
+    config = temporal_config()
+    try:
+        return await Client.connect(**config, data_converter=data_converter(keys))
+    except RuntimeError as error:
+        raise TemporalUnreachable(
+            f"cannot reach Temporal at {config['target_host']} ({_reason(error)})"
+        ) from None
+
+
+async def wait_for_temporal(
+    keys: PayloadKeys | None, log: Any, *, max_backoff: float = 30.0
+) -> Client:
+    """Connect, retrying with capped backoff while Temporal is not up yet (worker, ingress).
+
+    A process started before its server (a deploy, a node restart) waits, logging each
+    attempt, instead of crashing into a restart loop; a configuration error still stops it.
+    """
+    delay = 1.0
+    while True:
+        try:
+            return await connect_temporal(keys)
+        except TemporalUnreachable as error:
+            log.warning("waiting for Temporal", reason=str(error), retry_in_seconds=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_backoff)
 
 
 async def register_search_attributes(client: Client) -> None:

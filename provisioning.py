@@ -11,16 +11,24 @@ The CLI and the ingress both act on a ticket's saga; the rules live here once:
   validators use, then sent as the ``decide`` signal, and confirmed by watching the status;
 * a cancel reaches only a saga that has not reached its outcome yet. Once it has (completed,
   or compensated and telling the ticket system), a cancel is refused: a completed ticket's
-  numbers are given back by a release, never by a cancel.
+  numbers are given back by a release, never by a cancel;
+* a release is for a ticket whose provisioning has ended; an unknown ticket is not found and
+  nothing starts, a running one is refused (cancel it instead);
+* every read of a saga's status is bounded: without a worker to answer, it says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
@@ -31,6 +39,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.callback_hosts import CallbackHosts
 from contracts.error_types import COMPENSATION_FAILED
+from contracts.operations import ReleaseRequest, ReleaseResult, release_workflow_id
 from contracts.provision import (
     Decision,
     ProvisionRequest,
@@ -40,15 +49,20 @@ from contracts.provision import (
     decision_refusal,
     workflow_id_for,
 )
-from workflows import ProvisionNumbersWorkflow
+from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
 
 __all__ = [
     "DecisionSent",
+    "NoWorkerAnswered",
+    "ProvisioningNotFound",
     "ProvisioningRefused",
     "StartedProvisioning",
     "cancel_provisioning",
     "decide",
+    "read_status",
     "start_provisioning",
+    "start_release",
+    "worker_polls",
 ]
 
 DECISION_WAIT = 10.0
@@ -60,8 +74,89 @@ _DECIDED = frozenset(
 """Stages after which the saga's outcome is fixed: a cancel could change nothing any more."""
 
 
+STATUS_TIMEOUT = timedelta(seconds=5)
+"""How long a status query may wait for a worker to answer it."""
+
+
 class ProvisioningRefused(Exception):
     """The ticket's run does not allow this; the message says why, in one line."""
+
+
+class ProvisioningNotFound(Exception):
+    """The ticket has no provisioning run; nothing was started or changed."""
+
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(f"no provisioning for ticket {ticket_id}")
+
+
+class NoWorkerAnswered(Exception):
+    """The saga exists but no worker answered its status query in time."""
+
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(
+            f"no worker answered for ticket {ticket_id} within "
+            f"{STATUS_TIMEOUT.total_seconds():.0f} s; is a worker running on its task queue?"
+        )
+
+
+def _handle(
+    client: Client, ticket_id: str
+) -> WorkflowHandle[ProvisionNumbersWorkflow, ProvisionResult]:
+    return client.get_workflow_handle(workflow_id_for(ticket_id), result_type=ProvisionResult)
+
+
+async def _describe(
+    handle: WorkflowHandle[ProvisionNumbersWorkflow, ProvisionResult], ticket_id: str
+) -> WorkflowExecutionDescription:
+    try:
+        return await handle.describe()
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            raise ProvisioningNotFound(ticket_id) from None
+        raise
+
+
+async def read_status(client: Client, ticket_id: str) -> ProvisionStatus:
+    """The saga's status query, bounded; ``ProvisioningNotFound`` / ``NoWorkerAnswered``."""
+    handle = _handle(client, ticket_id)
+    try:
+        return await handle.query(ProvisionNumbersWorkflow.status, rpc_timeout=STATUS_TIMEOUT)
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            raise ProvisioningNotFound(ticket_id) from None
+        if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise NoWorkerAnswered(ticket_id) from None
+        raise
+
+
+async def worker_polls(client: Client, task_queue: str) -> bool:
+    """Whether any worker has polled the task queue for workflow tasks recently."""
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return bool(response.pollers)
+
+
+async def start_release(
+    client: Client, ticket_id: str, task_queue: str
+) -> WorkflowHandle[ReleaseNumbersWorkflow, ReleaseResult]:
+    """Start (or join) the ticket's release once its provisioning has ended."""
+    description = await _describe(_handle(client, ticket_id), ticket_id)
+    if description.status is WorkflowExecutionStatus.RUNNING:
+        raise ProvisioningRefused(
+            f"ticket {ticket_id} is still being provisioned; cancel it instead of releasing"
+        )
+    return await client.start_workflow(
+        ReleaseNumbersWorkflow.run,
+        ReleaseRequest(ticket_id=ticket_id),
+        id=release_workflow_id(ticket_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
 
 
 @dataclass(frozen=True)
@@ -172,8 +267,20 @@ async def decide(client: Client, ticket_id: str, decision: Decision) -> Decision
     Updates) after the status passes the validators' rule, then watched until the saga has
     recorded it, or has ignored it because another decision won the race.
     """
-    handle = client.get_workflow_handle(workflow_id_for(ticket_id), result_type=ProvisionResult)
-    before = await handle.query(ProvisionNumbersWorkflow.status)
+    handle = _handle(client, ticket_id)
+    description = await _describe(handle, ticket_id)
+    if description.status is not WorkflowExecutionStatus.RUNNING:
+        ended = await _ended_as(handle, description.status)
+        raise ProvisioningRefused(
+            f"ticket {ticket_id}'s provisioning already ended {ended}"
+            + (
+                f" at {description.close_time:%Y-%m-%d %H:%M:%S} UTC"
+                if description.close_time
+                else ""
+            )
+            + f"; nothing to {decision.decision.value.removesuffix('d')}"
+        )
+    before = await read_status(client, ticket_id)
     refusal = decision_refusal(before.stage, None, before.approvers, decision.approver)
     if refusal is not None:
         raise ProvisioningRefused(refusal)
@@ -182,7 +289,7 @@ async def decide(client: Client, ticket_id: str, decision: Decision) -> Decision
     status = before
     while asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.1)
-        status = await handle.query(ProvisionNumbersWorkflow.status)
+        status = await read_status(client, ticket_id)
         ignored = status.ignored_decisions[len(before.ignored_decisions) :]
         ours = [i for i in ignored if f" by {decision.approver}: " in i]
         if ours:
@@ -196,13 +303,13 @@ async def cancel_provisioning(client: Client, ticket_id: str) -> ProvisionStatus
     """Cancel a saga that has not reached its outcome; return its status as it was asked.
 
     Raises ``ProvisioningRefused`` when the run is closed or its outcome is already decided,
-    and the ``RPCError`` NOT_FOUND when the ticket has no provisioning.
+    and ``ProvisioningNotFound`` when the ticket has no provisioning.
     """
-    handle = client.get_workflow_handle(workflow_id_for(ticket_id), result_type=ProvisionResult)
-    description = await handle.describe()
+    handle = _handle(client, ticket_id)
+    description = await _describe(handle, ticket_id)
     if description.status is not WorkflowExecutionStatus.RUNNING:
         raise _nothing_to_cancel(ticket_id, await _ended_as(handle, description.status))
-    status = await handle.query(ProvisionNumbersWorkflow.status)
+    status = await read_status(client, ticket_id)
     if status.stage in _DECIDED:
         raise _nothing_to_cancel(ticket_id, status.stage.value)
     await handle.cancel()

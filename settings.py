@@ -6,11 +6,14 @@ message quotes the input (``input_value='…'``), which printed the end of a sec
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from acs import parse_connection_string
 from codec import ENV_VAR as PAYLOAD_KEYS_VAR
 from codec import PayloadKeys
 from contracts.callback_hosts import ENV_VAR as CALLBACK_HOSTS_VAR
@@ -89,6 +92,21 @@ class Settings(_Common):
     acs_endpoint: str | None = None
     callback_secret: SecretStr | None = Field(None, alias="NUMBERFLOW_CALLBACK_SECRET")
     """Signs ticket callbacks; without it, callbacks are not sent (the status says so)."""
+
+    @field_validator("acs_connection_string")
+    @classmethod
+    def _valid_connection_string(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            _, key = parse_connection_string(value.get_secret_value())
+            base64.b64decode(key, validate=True)
+        except (ValueError, binascii.Error):
+            # The parser's own message may quote a piece of the string: never repeat it.
+            raise ValueError(
+                "must be endpoint=https://<resource>.communication.azure.com;accesskey=<base64>"
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _one_acs_credential(self) -> Settings:

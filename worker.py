@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Awaitable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 
@@ -19,7 +20,12 @@ from temporalio.worker import Worker
 
 from acs import Credential, HmacAuth, PhoneNumbersClient, SipRoutingClient, parse_connection_string
 from activities import build_activities
-from connection import RECONCILE_SCHEDULE_ID, connect_temporal, ensure_reconcile_schedule
+from connection import (
+    RECONCILE_SCHEDULE_ID,
+    TemporalConfigError,
+    ensure_reconcile_schedule,
+    wait_for_temporal,
+)
 from logconfig import configure_logging
 from settings import Settings, SettingsError, load
 from workflows import WORKFLOWS
@@ -76,28 +82,43 @@ async def main() -> None:
     """Run a worker until SIGINT or SIGTERM."""
     settings = load(Settings)
     configure_logging(settings.log_level, json=settings.log_json)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(30, connect=10))
         )
         numbers, sip = await open_acs_clients(settings, http, stack)
-        client = await connect_temporal(settings.keys())
+        client = await _until_stopped(wait_for_temporal(settings.keys(), log), stop)
+        if client is None:
+            log.info("worker stopped before Temporal was reachable")
+            return
         if await ensure_reconcile_schedule(client, settings.task_queue):
             log.info("reconciliation schedule created", schedule=RECONCILE_SCHEDULE_ID)
         worker = build_worker(client, numbers, sip, http, settings)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         log.info("worker started", task_queue=settings.task_queue, acs=numbers.endpoint)
         async with worker:
             await stop.wait()
         log.info("worker stopped")
 
 
+async def _until_stopped(connecting: Awaitable[Client], stop: asyncio.Event) -> Client | None:
+    """The connection, or None when a stop signal comes first."""
+    connect = asyncio.ensure_future(connecting)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if connect.done():
+        return connect.result()
+    connect.cancel()
+    return None
+
+
 if __name__ == "__main__":
     try:
         asyncio.run(main())
-    except SettingsError as error:
+    except (SettingsError, TemporalConfigError) as error:
         sys.stderr.write(f"numberflow worker: configuration: {error}\n")
         sys.exit(2)

@@ -1,12 +1,16 @@
-"""The typer application and its sub-commands."""
+"""The typer application, its sub-commands, and the one place a failure becomes an exit."""
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
+from importlib.metadata import version as installed_version
+from typing import Annotated, Any
 
 import typer
 
+from ._common import err_console
 from ._demo import demo, dev
 from ._emulator import emulator
 from ._reconcile import reconcile
@@ -15,13 +19,39 @@ from ._saga import approve, cancel, list_provisionings, provision, reject, relea
 from ._services import codec_server, ingress, worker
 from ._sip import sip_app
 
-__all__ = ["app", "main"]
+__all__ = ["EXAMPLES", "app", "build_command", "main"]
+
+EXAMPLES: dict[str, str] = {
+    "provision": "numberflow provision --ticket T-1 --country US --type tollFree --quantity 2 "
+    "--trunk sbc1.example.com:5061 --approver alice --wait",
+    "approve": "numberflow approve T-1 --approver alice --comment 'budget ok'",
+    "reject": "numberflow reject T-1 --approver alice --reason 'not needed'",
+    "cancel": "numberflow cancel T-1",
+    "status": "numberflow status T-1 --json",
+    "release": "numberflow release T-1",
+    "reconcile": "numberflow reconcile --release-orphans --grace 7d",
+    "replay": "numberflow replay --query \"WorkflowType = 'ProvisionNumbersWorkflow'\"",
+    "worker": "NUMBERFLOW_TASK_QUEUE=numberflow numberflow worker",
+    "ingress": "NUMBERFLOW_WEBHOOK_SECRETS=s1 NUMBERFLOW_STATUS_TOKENS=t1 numberflow ingress "
+    "--port 8080",
+    "emulator": "numberflow emulator --port 8787 --lro-seconds 1",
+    "demo": "numberflow demo",
+    "dev": "numberflow dev --encrypt",
+    "list": "numberflow list --stage awaiting_approval --country US",
+    "codec-server": "NUMBERFLOW_CODEC_TOKENS=t1 numberflow codec-server --ui-origin "
+    "https://temporal-ui.example.com",
+    "sip": "numberflow sip show --resource https://res.communication.azure.com",
+    "show": "numberflow sip show --resource https://res.communication.azure.com --json",
+    "route-test": "numberflow sip route-test +14255550123 --resource "
+    "https://res.communication.azure.com",
+}
+"""One runnable example per command, shown as the epilog of its --help."""
 
 app = typer.Typer(
     name="numberflow",
     help="Durable phone-number provisioning for Azure Communication Services.",
     no_args_is_help=True,
-    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 for command in (
     provision,
@@ -44,23 +74,92 @@ app.command(name="codec-server")(codec_server)
 app.add_typer(sip_app, name="sip")
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"numberflow {installed_version('numberflow')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     """Durable phone-number provisioning for Azure Communication Services."""
+
+
+def build_command() -> Any:
+    """The command with clean help: metavars named after parameters, an example each."""
+    root = typer.main.get_command(app)
+    _polish(root, "numberflow")
+    return root
+
+
+def _polish(command: Any, name: str) -> None:
+    example = EXAMPLES.get(name)
+    if example and not command.epilog:
+        command.epilog = f"Example: {example}"
+    for param in command.params:
+        _name_metavar(param)
+    make_help_option = command.get_help_option
+
+    def help_option(ctx: Any) -> Any:
+        option = make_help_option(ctx)
+        if option is not None:
+            _name_metavar(option)
+        return option
+
+    command.get_help_option = help_option
+    for sub_name, sub in (getattr(command, "commands", None) or {}).items():
+        _polish(sub, sub_name)
+
+
+def _name_metavar(param: Any) -> None:
+    """A flag shows no metavar, a choice its choices, anything else its name (not its type)."""
+    if getattr(param, "param_type_name", "") == "argument":
+        param.display_type_rich = lambda **_: None  # its name is shown already
+        param.metavar = param.metavar or (param.name or "value").upper()
+        return
+    if param.metavar is not None:
+        return
+    descriptor = getattr(param, "type_descriptor", None)
+    if getattr(param, "is_flag", False) or getattr(param, "is_bool_flag", False):
+        param.metavar = ""
+    elif not (descriptor and descriptor.is_choice):
+        param.metavar = (param.name or "value").upper()
 
 
 def main() -> None:
     """Entry point of the ``numberflow`` console script.
 
-    Exits with ``os._exit`` once the command is done and its output flushed: the Temporal
+    Every failure ends as one line on stderr and an exit code; a traceback only with
+    ``NUMBERFLOW_LOG_LEVEL=debug``. Exits with ``os._exit`` once output is flushed: the Temporal
     client's native runtime was seen to abort (SIGABRT) during interpreter teardown after a
     successful command, which would turn a success into a failure for scripts.
     """
     try:
-        app()
+        build_command().main(prog_name="numberflow", standalone_mode=True)
         code = 0
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; anything already started keeps running in Temporal")
+        code = 130
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        if os.environ.get("NUMBERFLOW_LOG_LEVEL", "").lower() == "debug":
+            traceback.print_exc()
+        message = " ".join(str(error).split())[:300]
+        err_console.print(
+            f"error: {type(error).__name__}: {message} (NUMBERFLOW_LOG_LEVEL=debug shows the "
+            "traceback)",
+            soft_wrap=True,
+            markup=False,
+        )
+        code = 1
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

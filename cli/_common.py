@@ -11,15 +11,21 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.text import Text
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from codec import PayloadKeys
-from connection import connect_temporal, payload_keys_from_environment
+from connection import (
+    TemporalConfigError,
+    TemporalUnreachable,
+    connect_temporal,
+    payload_keys_from_environment,
+)
 from contracts.callback_hosts import ENV_VAR as CALLBACK_HOSTS_VAR
 from contracts.callback_hosts import CallbackHosts, CallbackRefused
 from contracts.task_queues import TASK_QUEUE
-from provisioning import ProvisioningRefused
+from provisioning import NoWorkerAnswered, ProvisioningNotFound, ProvisioningRefused
 
 __all__ = [
     "callback_hosts_from_environment",
@@ -27,8 +33,10 @@ __all__ = [
     "default_task_queue",
     "emit",
     "fail",
+    "note",
     "payload_keys",
     "run_async",
+    "web_ui_link",
 ]
 
 console = Console()
@@ -41,10 +49,25 @@ def default_task_queue() -> str:
     return os.environ.get("NUMBERFLOW_TASK_QUEUE", TASK_QUEUE)
 
 
+def web_ui_link(workflow_id: str) -> str | None:
+    """The run's page in the Web UI at ``NUMBERFLOW_WEB_UI`` (unset: no link)."""
+    base = os.environ.get("NUMBERFLOW_WEB_UI", "").rstrip("/")
+    if not base:
+        return None
+    namespace = os.environ.get("TEMPORAL_NAMESPACE", "default")
+    return f"{base}/namespaces/{namespace}/workflows/{workflow_id}"
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print a one-line reason on stderr and exit non-zero."""
-    err_console.print(f"[red]error:[/red] {message}")
+    """Print a one-line reason on stderr and exit non-zero (never wrapped, never markup)."""
+    one_line = " ".join(message.split())
+    err_console.print(Text.assemble(("error: ", "red"), one_line), soft_wrap=True)
     raise typer.Exit(code)
+
+
+def note(message: str) -> None:
+    """A one-line hint on stderr that does not change the outcome."""
+    err_console.print(Text.assemble(("note: ", "yellow"), message), soft_wrap=True)
 
 
 def callback_hosts_from_environment() -> CallbackHosts | None:
@@ -67,19 +90,26 @@ def payload_keys() -> PayloadKeys | None:
 
 
 def run_async(action: Callable[[Client], Awaitable[T]]) -> T:
-    """Connect to Temporal, run the action, and turn known failures into clear exits."""
+    """Connect to Temporal, run the action, and turn every known failure into a one-line exit.
+
+    Exit codes: 2 bad input or configuration, 3 Temporal unreachable, 4 not found,
+    1 refused or failed.
+    """
 
     async def main() -> T:
-        try:
-            client = await connect_temporal(payload_keys())
-        except RuntimeError as error:
-            fail(f"cannot reach Temporal ({error}); check TEMPORAL_ADDRESS", 3)
+        client = await connect_temporal(payload_keys())
         return await action(client)
 
     try:
         return asyncio.run(main())
-    except ProvisioningRefused as refusal:
-        fail(f"refused: {refusal}")
+    except TemporalConfigError as error:
+        fail(str(error), 2)
+    except TemporalUnreachable as error:
+        fail(f"{error}; check TEMPORAL_ADDRESS or TEMPORAL_PROFILE", 3)
+    except ProvisioningNotFound as missing:
+        fail(f"not found: {missing}", 4)
+    except (ProvisioningRefused, NoWorkerAnswered) as refusal:
+        fail(f"refused: {refusal}" if isinstance(refusal, ProvisioningRefused) else str(refusal))
     except CallbackRefused as refusal:
         fail(f"invalid request: callback_url: {refusal}", 2)
     except WorkflowUpdateFailedError as error:
@@ -90,6 +120,10 @@ def run_async(action: Callable[[Client], Awaitable[T]]) -> T:
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
             fail(f"not found: {error.message}", 4)
+        if error.status is RPCStatusCode.INVALID_ARGUMENT:
+            fail(f"invalid input: {error.message}", 2)
+        if error.status is RPCStatusCode.UNAVAILABLE:
+            fail(f"Temporal became unreachable: {error.message}", 3)
         fail(f"Temporal refused the call: {error.message}")
     except ValidationError as error:
         first = error.errors()[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -23,7 +24,7 @@ from logconfig import configure_logging
 from workflows import SipRoutingWorkflow
 
 from ._common import console, fail
-from ._stack import LocalStack, local_stack
+from ._stack import DEV_PORTS, LocalStack, PortTaken, StackPorts, local_stack
 
 __all__ = ["demo", "dev"]
 
@@ -126,17 +127,15 @@ async def _run_demo(data_dir: Path) -> int:
         if final.route_name and final.numbers:
             handle = stack.client.get_workflow_handle(sip_workflow_id(stack.acs_endpoint))
             route = await handle.query(SipRoutingWorkflow.route_for, final.numbers[0])
-        console.print(
-            _summary(
-                request, final, route, f"{stack.web_ui}/namespaces/default/workflows/{workflow_id}"
-            )
-        )
+        console.print(_summary(request, final, route, workflow_id))
         delivered = [c["stage"] for c in stack.callbacks if c["ticket_id"] == ticket]
         console.print(f"signed callbacks received: {', '.join(delivered) or 'none yet'}")
         return 0 if final.stage is Stage.COMPLETED else 1
 
 
-def _summary(request: ProvisionRequest, status: ProvisionStatus, route: Any, link: str) -> Panel:
+def _summary(
+    request: ProvisionRequest, status: ProvisionStatus, route: Any, workflow_id: str
+) -> Panel:
     caps = request.final_capabilities or request.capabilities
     lines = [
         f"outcome: [bold]{status.outcome.value if status.outcome else status.stage.value}[/bold]",
@@ -152,7 +151,10 @@ def _summary(request: ProvisionRequest, status: ProvisionStatus, route: Any, lin
         if entry.note is None:
             timings.add_row(entry.stage.value, entry.at.isoformat(timespec="milliseconds"))
     console.print(timings)
-    lines.append(f"Web UI: {link}")
+    lines.append(
+        f"Web UI: the demo's server stops with it ({workflow_id} is gone); "
+        "`numberflow dev` keeps a stack and its Web UI running"
+    )
     return Panel("\n".join(lines), title=f"ticket {status.ticket_id}")
 
 
@@ -173,12 +175,29 @@ def dev(
             "--encrypt", help="Encrypt payloads with a fresh key; the Web UI decodes them."
         ),
     ] = False,
+    port_temporal: Annotated[
+        int, typer.Option(help="Temporal gRPC port (0: any free).", min=0, max=65535)
+    ] = DEV_PORTS.temporal,
+    port_web_ui: Annotated[
+        int, typer.Option(help="Temporal Web UI port (0: any free).", min=0, max=65535)
+    ] = DEV_PORTS.web_ui,
+    port_ingress: Annotated[
+        int, typer.Option(help="Ingress port (0: any free).", min=0, max=65535)
+    ] = DEV_PORTS.ingress,
+    port_emulator: Annotated[
+        int, typer.Option(help="ACS emulator port (0: any free).", min=0, max=65535)
+    ] = DEV_PORTS.emulator,
 ) -> None:
-    """Start the local stack and keep it running until Ctrl-C."""
+    """Start the local stack and keep it running until Ctrl-C, SIGTERM or SIGHUP."""
+    ports = StackPorts(port_temporal, port_web_ui, port_ingress, port_emulator)
 
     async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, stop.set)
         _log_to(data_dir)
-        async with local_stack(data_dir, encrypt=encrypt) as stack:
+        async with local_stack(data_dir, encrypt=encrypt, ports=ports) as stack:
             where = (
                 "the local ACS emulator"
                 if stack.using_emulator
@@ -194,7 +213,10 @@ def dev(
                 f"callback receiver: {stack.callback_url} (the only allowed callback host)",
                 f"task queue: {stack.task_queue}",
             ]
-            exports = [f"export TEMPORAL_ADDRESS={stack.temporal_address}"]
+            exports = [
+                f"export TEMPORAL_ADDRESS={stack.temporal_address}",
+                f"export NUMBERFLOW_WEB_UI={stack.web_ui}",
+            ]
             if stack.payload_keys:
                 lines.append(f"payloads: encrypted; codec server {stack.codec_url}")
                 exports.append(f"export {PAYLOAD_KEYS_VAR}={stack.payload_keys}")
@@ -203,9 +225,13 @@ def dev(
             console.print(
                 "# for the other numberflow commands:", *exports, sep="\n", soft_wrap=True
             )
-            await asyncio.Event().wait()
+            await stop.wait()
+            console.print("stopping…")
+        console.print("stopped")
 
     try:
         asyncio.run(serve())
-    except KeyboardInterrupt:
-        console.print("stopped")
+    except PortTaken as taken:
+        fail(str(taken), 2)
+    except (RuntimeError, OSError) as error:
+        fail(f"dev failed: {error}")

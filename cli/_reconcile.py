@@ -10,14 +10,17 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from temporalio.client import Client
 
-from connection import RECONCILE_WORKFLOW_TYPE, connect_temporal
+from connection import RECONCILE_WORKFLOW_TYPE
 from contracts.operations import ReconcileReport, ReconcileRequest
-from contracts.task_queues import TASK_QUEUE
+from provisioning import ProvisioningRefused, worker_polls
 
-from ._common import payload_keys
+from ._common import console, default_task_queue, run_async
+
+RECONCILE_WAIT = timedelta(minutes=10)
+"""How long the command waits for the reconcile run before saying it goes on."""
 
 __all__ = ["parse_duration", "reconcile"]
 
@@ -36,13 +39,39 @@ def reconcile(
     release_orphans: Annotated[
         bool, typer.Option("--release-orphans", help="Release orphans older than --grace.")
     ] = False,
-    grace: Annotated[str, typer.Option(help="Only orphans bought longer ago are released.")] = "7d",
-    task_queue: Annotated[str, typer.Option(help="Task queue of the workers.")] = TASK_QUEUE,
+    grace: Annotated[
+        str, typer.Option(help="Only orphans bought longer ago are released: 7d, 12h, 30m, 45s.")
+    ] = "7d",
+    task_queue: Annotated[
+        str | None, typer.Option(help="Task queue of the workers (NUMBERFLOW_TASK_QUEUE).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Report orphans (bought, owned by nobody), ghosts (in the ledger, gone) and unknown routes."""
     request = ReconcileRequest(release_orphans=release_orphans, grace=parse_duration(grace))
-    report = asyncio.run(_run(request, task_queue))
+    queue = task_queue or default_task_queue()
+
+    async def run(client: Client) -> ReconcileReport:
+        if not await worker_polls(client, queue):
+            raise ProvisioningRefused(
+                f"no worker polls task queue {queue!r}; start one (numberflow worker) first"
+            )
+        handle = await client.start_workflow(
+            RECONCILE_WORKFLOW_TYPE,
+            request,
+            id=f"numberflow-reconcile-now-{uuid.uuid4().hex[:8]}",
+            task_queue=queue,
+            result_type=ReconcileReport,
+        )
+        try:
+            return await asyncio.wait_for(handle.result(), RECONCILE_WAIT.total_seconds())
+        except TimeoutError:
+            raise ProvisioningRefused(
+                f"reconcile {handle.id} still running after "
+                f"{RECONCILE_WAIT.total_seconds():.0f} s; it goes on in Temporal"
+            ) from None
+
+    report = run_async(run)
     if as_json:
         typer.echo(json.dumps(report.model_dump(mode="json"), indent=2))
         return
@@ -59,16 +88,4 @@ def reconcile(
         ("released", report.released),
     ):
         table.add_row(name, "\n".join(items) or "-")
-    Console().print(table)
-
-
-async def _run(request: ReconcileRequest, task_queue: str) -> ReconcileReport:
-    client = await connect_temporal(payload_keys())
-    result: ReconcileReport = await client.execute_workflow(
-        RECONCILE_WORKFLOW_TYPE,
-        request,
-        id=f"numberflow-reconcile-now-{uuid.uuid4().hex[:8]}",
-        task_queue=task_queue,
-        result_type=ReconcileReport,
-    )
-    return result
+    console.print(table)

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from codec import data_converter
-from connection import connect_temporal
 from workflows import WORKFLOWS
 
-from ._common import console, fail, payload_keys
+from ._common import console, fail, payload_keys, run_async
 
 __all__ = ["export_file_name", "export_histories", "replay"]
 
@@ -50,6 +50,7 @@ def replay(
     force: Annotated[
         bool, typer.Option("--force", help="Let --export overwrite files that exist.")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Replay with the production data converter; exit non-zero on any non-determinism."""
     if not (workflow_id or query or histories):
@@ -57,14 +58,29 @@ def replay(
     if export and histories:
         fail("--export saves fetched histories; it does not take --histories", 2)
     keys = payload_keys()
-    loaded = asyncio.run(_load(workflow_id or [], query, histories))
+    loaded = _read_folder(histories) if histories is not None else []
+    if workflow_id or query:
+        loaded += run_async(lambda client: _fetch(client, workflow_id or [], query))
     if not loaded:
         fail("no histories found", 4)
     if export:
         export_histories(loaded, export, force=force)
         return
     replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(keys))
-    if asyncio.run(_replay(replayer, loaded)):
+    outcomes = asyncio.run(_replay(replayer, loaded))
+    if as_json:
+        typer.echo(json.dumps(outcomes, indent=2))
+    else:
+        for outcome in outcomes:
+            if outcome["ok"]:
+                console.print(f"[green]ok[/green]               {outcome['workflow_id']}")
+            else:
+                console.print(
+                    f"[red]non-deterministic[/red] {outcome['workflow_id']}: {outcome['error']}"
+                )
+        failed = sum(not o["ok"] for o in outcomes)
+        console.print(f"{len(outcomes) - failed} ok, {failed} failed")
+    if any(not o["ok"] for o in outcomes):
         raise typer.Exit(1)
 
 
@@ -88,33 +104,35 @@ def _run_id(history: WorkflowHistory) -> str:
     return started.original_execution_run_id or started.first_execution_run_id or "run"
 
 
-async def _load(ids: list[str], query: str | None, folder: Path | None) -> list[WorkflowHistory]:
-    found: list[WorkflowHistory] = []
-    if folder is not None:
-        if not folder.is_dir():
-            fail(f"{folder} is not a folder", 2)
-        found += [
-            WorkflowHistory.from_json(p.stem, p.read_text()) for p in sorted(folder.glob("*.json"))
-        ]
-    if ids or query:
-        client: Client = await connect_temporal(payload_keys())
-        for workflow_id in ids:
-            found.append(await client.get_workflow_handle(workflow_id).fetch_history())
-        if query:
-            found += [h async for h in client.list_workflows(query).map_histories()]
+def _read_folder(folder: Path) -> list[WorkflowHistory]:
+    if not folder.is_dir():
+        fail(f"{folder} is not a folder", 2)
+    histories = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            histories.append(WorkflowHistory.from_json(path.stem, path.read_text()))
+        except (ValueError, KeyError) as error:
+            fail(f"{path} is not a history export: {type(error).__name__}", 2)
+    return histories
+
+
+async def _fetch(client: Client, ids: list[str], query: str | None) -> list[WorkflowHistory]:
+    found = [await client.get_workflow_handle(i).fetch_history() for i in ids]
+    if query:
+        found += [h async for h in client.list_workflows(query).map_histories()]
     return found
 
 
-async def _replay(replayer: Replayer, histories: list[WorkflowHistory]) -> int:
-    failures = 0
+async def _replay(replayer: Replayer, histories: list[WorkflowHistory]) -> list[dict[str, Any]]:
+    outcomes: list[dict[str, Any]] = []
     for history in histories:
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-        if result.replay_failure is None:
-            console.print(f"[green]ok[/green]               {history.workflow_id}")
-        else:
-            failures += 1
-            console.print(
-                f"[red]non-deterministic[/red] {history.workflow_id}: {result.replay_failure}"
-            )
-    console.print(f"{len(histories) - failures} ok, {failures} failed")
-    return failures
+        failure = result.replay_failure
+        outcomes.append(
+            {
+                "workflow_id": history.workflow_id,
+                "ok": failure is None,
+                "error": None if failure is None else " ".join(str(failure).split()),
+            }
+        )
+    return outcomes

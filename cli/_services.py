@@ -7,12 +7,13 @@ import ipaddress
 import os
 from typing import Annotated
 
+import structlog
 import typer
 import uvicorn
 
 from codec import ENV_VAR as PAYLOAD_KEYS_VAR
 from codec import TOKENS_ENV_VAR, EncryptionCodec, create_codec_app
-from connection import connect_temporal
+from connection import TemporalConfigError, wait_for_temporal
 from ingress import create_app
 from logconfig import configure_logging
 from settings import IngressSettings, SettingsError, load
@@ -21,6 +22,8 @@ from ._common import fail, payload_keys
 
 __all__ = ["codec_server", "ingress", "worker"]
 
+log = structlog.get_logger("numberflow.ingress")
+
 
 def worker() -> None:
     """Run a worker (the same as ``python worker.py``); configured by the environment."""
@@ -28,7 +31,7 @@ def worker() -> None:
 
     try:
         asyncio.run(worker_module.main())
-    except SettingsError as error:
+    except (SettingsError, TemporalConfigError) as error:
         fail(f"configuration: {error}", 2)
 
 
@@ -46,7 +49,7 @@ def ingress(
     configure_logging(settings.log_level, json=settings.log_json)
 
     async def serve() -> None:
-        client = await connect_temporal(settings.keys())
+        client = await wait_for_temporal(settings.keys(), log)
         app = create_app(
             client,
             settings.secrets(),
@@ -56,7 +59,12 @@ def ingress(
         )
         await uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None)).serve()
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except TemporalConfigError as error:
+        fail(str(error), 2)
+    except KeyboardInterrupt:
+        pass
 
 
 def codec_server(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
+import phonenumbers
 import typer
 from rich.table import Table
 from temporalio.client import Client
@@ -31,12 +32,26 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.
 def _writer_id(resource: str | None) -> str:
     if resource is None:
         if "ACS_CONNECTION_STRING" in os.environ:
-            resource = parse_connection_string(os.environ["ACS_CONNECTION_STRING"]).endpoint
+            try:
+                resource = parse_connection_string(os.environ["ACS_CONNECTION_STRING"]).endpoint
+            except ValueError:
+                fail("ACS_CONNECTION_STRING is not endpoint=...;accesskey=...", 2)
         else:
             resource = os.environ.get("ACS_ENDPOINT")
     if not resource:
         fail("give --resource or set ACS_CONNECTION_STRING / ACS_ENDPOINT", 2)
     return sip_workflow_id(resource)
+
+
+def _e164(text: str) -> str:
+    """The number in E.164 form, or exit 2: a typo must not read as "no route matches"."""
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_possible_number(parsed):
+        fail(f"invalid input: {text!r} is not an E.164 number such as +14255550123", 2)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 @sip_app.command("show")
@@ -67,6 +82,7 @@ def route_test(
     as_json: JsonFlag = False,
 ) -> None:
     """Which route and trunk a call to NUMBER takes (first matching route wins)."""
+    number = _e164(number)
     workflow_id = _writer_id(resource)
 
     async def query(client: Client) -> RouteMatch:

@@ -41,7 +41,49 @@ from emulator import EmulatorConfig, EmulatorServer
 from ingress import create_app
 from settings import Settings
 
-__all__ = ["LocalStack", "local_stack"]
+__all__ = ["DEV_PORTS", "LocalStack", "PortTaken", "StackPorts", "local_stack"]
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    """Where the stack listens on loopback; 0 picks a free port (the demo's choice)."""
+
+    temporal: int = 0
+    web_ui: int = 0
+    ingress: int = 0
+    emulator: int = 0
+
+    def resolved(self) -> StackPorts:
+        """Free ports for the zeros; a taken fixed port is one clear error, before anything starts."""
+        chosen = {}
+        for name in ("temporal", "web_ui", "ingress", "emulator"):
+            port = getattr(self, name)
+            if port == 0:
+                port = free_port()
+            elif not _port_is_free(port):
+                option = "--port-" + name.replace("_", "-")
+                raise PortTaken(f"port {port} ({name.replace('_', ' ')}) is taken; use {option}")
+            chosen[name] = port
+        return StackPorts(**chosen)
+
+
+FREE_PORTS = StackPorts()
+"""Every port picked free (the demo, the tests)."""
+DEV_PORTS = StackPorts(temporal=7233, web_ui=8233, ingress=8080, emulator=8787)
+"""``numberflow dev``'s stable defaults: the ports Temporal's own tools expect."""
+
+
+class PortTaken(RuntimeError):
+    """A fixed port of the stack is in use by another process."""
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port() -> int:
@@ -135,7 +177,9 @@ def _callback_receiver(secret: str, received: list[dict[str, Any]]) -> Starlette
 
 
 @contextlib.asynccontextmanager
-async def local_stack(data_dir: Path, *, encrypt: bool = False) -> AsyncIterator[LocalStack]:
+async def local_stack(
+    data_dir: Path, *, encrypt: bool = False, ports: StackPorts = FREE_PORTS
+) -> AsyncIterator[LocalStack]:
     """Start the stack; stop every part of it when the block ends, whatever happens.
 
     With ``encrypt``, payloads are encrypted with a fresh key and the Web UI decodes them
@@ -146,7 +190,8 @@ async def local_stack(data_dir: Path, *, encrypt: bool = False) -> AsyncIterator
     data_dir.mkdir(parents=True, exist_ok=True)
     keys_entry = new_key_entry("dev-1") if encrypt else None
     keys = PayloadKeys.parse(keys_entry)
-    grpc_port, ui_port = free_port(), free_port()
+    chosen = ports.resolved()
+    grpc_port, ui_port = chosen.temporal, chosen.web_ui
     web_ui = f"http://127.0.0.1:{ui_port}"
     async with contextlib.AsyncExitStack() as stack:
         codec_url = None
@@ -177,7 +222,7 @@ async def local_stack(data_dir: Path, *, encrypt: bool = False) -> AsyncIterator
         if real_acs:
             settings = Settings(**own)
         else:
-            emulator = EmulatorServer(EmulatorConfig(lro_seconds=1.0)).start()
+            emulator = EmulatorServer(EmulatorConfig(lro_seconds=1.0), port=chosen.emulator).start()
             stack.callback(emulator.stop)
             settings = Settings(acs_connection_string=SecretStr(emulator.connection_string), **own)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
@@ -191,7 +236,7 @@ async def local_stack(data_dir: Path, *, encrypt: bool = False) -> AsyncIterator
             callback_hosts=callback_hosts,
             task_queue=settings.task_queue,
         )
-        ingress_url = await _serve(stack, app)
+        ingress_url = await _serve(stack, app, chosen.ingress)
         yield LocalStack(
             client=client,
             temporal_address=f"127.0.0.1:{grpc_port}",
@@ -209,9 +254,9 @@ async def local_stack(data_dir: Path, *, encrypt: bool = False) -> AsyncIterator
         )
 
 
-async def _serve(stack: contextlib.AsyncExitStack, app: Any) -> str:
-    """Serve an ASGI app on a free loopback port until the stack closes; its base URL."""
-    port = free_port()
+async def _serve(stack: contextlib.AsyncExitStack, app: Any, port: int = 0) -> str:
+    """Serve an ASGI app on loopback (a free port by default) until the stack closes."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     config.install_signal_handlers = False  # type: ignore[attr-defined]
     server = uvicorn.Server(config)

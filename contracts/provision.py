@@ -12,6 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
+import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 __all__ = [
@@ -114,8 +115,9 @@ class ApprovalMode(StrEnum):
 
 
 def _iso_country(value: str) -> str:
-    if not re.fullmatch(r"[A-Z]{2}", value):
-        raise ValueError("must be an ISO 3166-1 alpha-2 code such as US")
+    # phonenumbers' regions: the ISO 3166-1 alpha-2 codes that have a numbering plan.
+    if not re.fullmatch(r"[A-Z]{2}", value) or value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code such as US")
     return value
 
 

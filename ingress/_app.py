@@ -6,24 +6,21 @@ approvals), the ingress only translates HTTP to Temporal calls and back.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.callback_hosts import NO_CALLBACKS, CallbackHosts, CallbackRefused
-from contracts.operations import ReleaseRequest, release_workflow_id
 from contracts.provision import (
     Decision,
     DecisionKind,
-    ProvisionResult,
     ProvisionStatus,
     workflow_id_for,
 )
@@ -37,8 +34,16 @@ from contracts.tickets import (
     ReleaseRequestedEvent,
     TicketEvent,
 )
-from provisioning import ProvisioningRefused, cancel_provisioning, decide, start_provisioning
-from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
+from provisioning import (
+    NoWorkerAnswered,
+    ProvisioningNotFound,
+    ProvisioningRefused,
+    cancel_provisioning,
+    decide,
+    read_status,
+    start_provisioning,
+    start_release,
+)
 
 from ._errors import ApiProblem, install_error_handlers, problem
 
@@ -97,9 +102,11 @@ def create_app(
         responses={
             200: {"description": "A redelivered created: the ticket's run, nothing started"},
             401: {"description": "Bad or missing signature"},
-            409: {"description": "Refused: a decision or a cancel that cannot be taken now"},
+            404: {"description": "The ticket has no provisioning; nothing was started"},
+            409: {"description": "Refused: the run has ended, or the decision cannot be taken"},
             413: {"description": "Body too large"},
             422: {"description": "Invalid event"},
+            503: {"description": "No worker answered in time"},
         },
     )
     async def ticket_webhook(request: Request) -> JSONResponse:
@@ -122,7 +129,11 @@ def create_app(
         "/provisionings/{ticket_id}",
         response_model=ProvisionStatus,
         summary="A saga's status (Authorization: Bearer <status token>)",
-        responses={401: {"description": "No or wrong bearer token"}},
+        responses={
+            401: {"description": "No or wrong bearer token"},
+            404: {"description": "No provisioning for this ticket"},
+            503: {"description": "No worker answered the status query in time"},
+        },
     )
     async def provisioning_status(ticket_id: str, request: Request) -> JSONResponse:
         if not status_tokens:
@@ -130,11 +141,12 @@ def create_app(
         if not bearer_token_matches(request.headers.get("authorization"), status_tokens):
             raise ApiProblem(401, "Unauthorized", "a valid bearer token is required")
         _check_ticket(ticket_id)
-        handle = client.get_workflow_handle(workflow_id_for(ticket_id), result_type=ProvisionResult)
         try:
-            status = await handle.query(ProvisionNumbersWorkflow.status)
-        except RPCError as error:
-            raise _not_found_or(error, ticket_id) from None
+            status = await read_status(client, ticket_id)
+        except ProvisioningNotFound as missing:
+            raise ApiProblem(404, "NotFound", str(missing)) from None
+        except NoWorkerAnswered as silent:
+            raise ApiProblem(503, "NoWorker", str(silent)) from None
         return JSONResponse(status.model_dump(mode="json"))
 
     @app.get("/healthz", summary="The process is up")
@@ -185,12 +197,6 @@ def _accepted(workflow_id: str, ticket_id: str, **extra: Any) -> JSONResponse:
     )
 
 
-def _not_found_or(error: RPCError, ticket_id: str) -> ApiProblem | RPCError:
-    if error.status is RPCStatusCode.NOT_FOUND:
-        return ApiProblem(404, "NotFound", f"no provisioning for ticket {ticket_id}")
-    return error
-
-
 async def _dispatch(
     client: Client, task_queue: str, callback_hosts: CallbackHosts, event: Any
 ) -> JSONResponse:
@@ -223,31 +229,30 @@ async def _dispatch(
                 decision=DecisionKind.REJECTED, approver=event.approver, note=event.reason
             )
         )
-        try:
+        with _refusals_as_problems():
             await decide(client, event.ticket_id, decision)
-        except ProvisioningRefused as refusal:
-            raise ApiProblem(409, "Refused", str(refusal)) from None
-        except RPCError as error:
-            raise _not_found_or(error, event.ticket_id) from None
         return _accepted(workflow_id_for(event.ticket_id), event.ticket_id)
     if isinstance(event, CancelledEvent):
-        try:
+        with _refusals_as_problems():
             await cancel_provisioning(client, event.ticket_id)
-        except ProvisioningRefused as refusal:
-            raise ApiProblem(409, "Refused", str(refusal)) from None
-        except RPCError as error:
-            raise _not_found_or(error, event.ticket_id) from None
         return _accepted(workflow_id_for(event.ticket_id), event.ticket_id)
     assert isinstance(event, ReleaseRequestedEvent)
-    release_id = release_workflow_id(event.ticket_id)
-    await client.start_workflow(
-        ReleaseNumbersWorkflow.run,
-        ReleaseRequest(ticket_id=event.ticket_id),
-        id=release_id,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
-    return _accepted(release_id, event.ticket_id)
+    with _refusals_as_problems():
+        release = await start_release(client, event.ticket_id, task_queue)
+    return _accepted(release.id, event.ticket_id)
+
+
+@contextlib.contextmanager
+def _refusals_as_problems() -> Iterator[None]:
+    """The answers of ``provisioning`` as HTTP: refused 409, unknown 404, no worker 503."""
+    try:
+        yield
+    except ProvisioningRefused as refusal:
+        raise ApiProblem(409, "Refused", str(refusal)) from None
+    except ProvisioningNotFound as missing:
+        raise ApiProblem(404, "NotFound", str(missing)) from None
+    except NoWorkerAnswered as silent:
+        raise ApiProblem(503, "NoWorker", str(silent)) from None
 
 
 def _publish_event_schema(app: FastAPI) -> None:

@@ -101,9 +101,9 @@ async def test_provision_approve_status_list_release(dev_saga: Saga, tmp_path: P
     code, out, err = await cli(saga, "approve", ticket, "--approver", "alice", "--json")
     assert code == 0, err
     code, _, err = await cli(saga, "approve", ticket, "--approver", "alice")
-    # refused by the validator, or the saga already finished: either way a clear, non-zero exit
-    assert code in (1, 4)
-    assert any(m in err for m in ("already approved", "not awaiting approval", "already completed"))
+    # refused by the rule, or because the saga already ended: a refusal (1), never "not found"
+    assert code == 1
+    assert any(m in err for m in ("already approved", "not awaiting approval", "already ended"))
     result = await saga.client.get_workflow_handle(f"provision-{ticket}").result()
     assert result["outcome"] == "completed"
 

@@ -42,7 +42,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "outcome: completed" in completed.stdout
     assert "route: ticket-DEMO-" in completed.stdout and "sbc1.example.com" in completed.stdout
-    assert "Web UI: http://127.0.0.1:" in completed.stdout
+    assert "numberflow dev` keeps a stack and its Web UI running" in completed.stdout
     assert "signed callbacks received: reserving, awaiting_approval, purchasing" in completed.stdout
     assert (tmp_path / "data" / "temporal.db").exists()
     log = (tmp_path / "data" / "numberflow.log").read_text()

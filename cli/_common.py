@@ -102,6 +102,13 @@ def run_async(action: Callable[[Client], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
+    except KeyboardInterrupt:
+        err_console.print(
+            "interrupted; anything already started keeps running in Temporal "
+            "(numberflow status <ticket> shows where it is)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
     except TemporalConfigError as error:
         fail(str(error), 2)
     except TemporalUnreachable as error:

@@ -26,7 +26,7 @@ log = structlog.get_logger("numberflow.ingress")
 
 
 def worker() -> None:
-    """Run a worker (the same as ``python worker.py``); configured by the environment."""
+    """Run a worker (the same as python worker.py); configured by the environment."""
     import worker as worker_module
 
     try:
@@ -77,7 +77,7 @@ def codec_server(
 ) -> None:
     """Serve /encode and /decode for the Temporal Web UI (keys from NUMBERFLOW_PAYLOAD_KEYS).
 
-    Requests need ``Authorization: Bearer <token>`` with a token of NUMBERFLOW_CODEC_TOKENS;
+    Requests need "Authorization: Bearer TOKEN" with a token of NUMBERFLOW_CODEC_TOKENS;
     without tokens the server only binds to a loopback address.
     """
     keys = payload_keys()

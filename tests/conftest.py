@@ -24,8 +24,9 @@ from logconfig import configure_logging
 from tests.leaks import SCANNER, Hit, ScanningStream
 
 pytest_plugins = [
-    "tests.world"
-]  # Temporal fixtures (servers, worker, saga world) for every package
+    "tests.world",
+    "tests.ingress_world",
+]  # Temporal fixtures (servers, worker, saga world) and the ingress, for every package
 
 FAST = EmulatorConfig(lro_seconds=0.05)
 _LOG_STREAM: Any = ScanningStream(SCANNER, "log")
@@ -33,7 +34,7 @@ _LOG_STREAM: Any = ScanningStream(SCANNER, "log")
 
 def pytest_configure(config: pytest.Config) -> None:
     """Encrypt payloads everywhere (subprocesses inherit the key); scan every log line."""
-    from tests.ingress.conftest import OLD_SECRET, SECRET, STATUS_TOKEN
+    from tests.ingress_world import OLD_SECRET, SECRET, STATUS_TOKEN
     from tests.world import CALLBACK_SECRET, PAYLOAD_KEYS_ENTRY
 
     os.environ[PAYLOAD_KEYS_VAR] = PAYLOAD_KEYS_ENTRY

@@ -13,7 +13,7 @@ from hypothesis_jsonschema import from_schema
 
 from contracts.signing import SIGNATURE_HEADER, sign
 from ingress import create_app
-from tests.ingress.conftest import SECRET, Ingress
+from tests.ingress_world import SECRET, Ingress
 
 
 def _event_schema() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from contracts.provision import ProvisionResult, Stage
-from tests.ingress.conftest import OLD_SECRET, Ingress
+from tests.ingress_world import OLD_SECRET, Ingress
 from tests.world import base_request
 
 

@@ -25,7 +25,7 @@ from contracts.callback_hosts import CallbackHosts, CallbackRefused
 from contracts.error_types import CALLBACK_FAILED, CALLBACK_REFUSED
 from contracts.provision import Stage
 from emulator import EmulatorServer
-from tests.ingress.conftest import Ingress
+from tests.ingress_world import Ingress
 from tests.loopback import LoopbackServer
 from tests.world import Saga, base_request
 

@@ -17,7 +17,7 @@ from contracts.callback_hosts import CallbackHosts
 from contracts.signing import SIGNATURE_HEADER, sign
 from ingress import create_app
 from logconfig import build_formatter
-from tests.ingress.conftest import SECRET, STATUS_TOKEN, Ingress
+from tests.ingress_world import SECRET, STATUS_TOKEN, Ingress
 from tests.world import CONVERTER, Saga, base_request
 
 LIMIT = 64 * 1024

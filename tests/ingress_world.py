@@ -1,4 +1,8 @@
-"""The ingress in front of a real saga world (time-skipping server, worker, emulator)."""
+"""The ingress in front of a real saga world (time-skipping server, worker, emulator).
+
+A pytest plugin of the whole suite (``tests/conftest.py``): CLI, ingress and security tests
+all drive it.
+"""
 
 from __future__ import annotations
 

@@ -321,9 +321,7 @@ def status(ticket: Ticket, as_json: JsonFlag = False) -> None:
 
     life = run_async(query)
     emit(
-        {**life.provisioning.model_dump(mode="json"), "release": life.release}
-        if as_json
-        else life,
+        {**life.provisioning.model_dump(mode="json"), "release": life.release} if as_json else life,
         as_json,
         _render_life,
     )

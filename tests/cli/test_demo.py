@@ -61,7 +61,19 @@ def test_dev_keeps_running_until_interrupted(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_", "TEMPORAL_"))}
     env["COLUMNS"] = "200"
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "dev", "--encrypt", "--data-dir", str(tmp_path / "data")],
+        [
+            *(
+                sys.executable,
+                "-m",
+                "cli",
+                "dev",
+                "--encrypt",
+                "--data-dir",
+                str(tmp_path / "data"),
+            ),
+            *("--port-temporal", "0", "--port-web-ui", "0", "--port-ingress", "0"),
+            *("--port-emulator", "0"),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

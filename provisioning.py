@@ -42,11 +42,13 @@ from contracts.error_types import COMPENSATION_FAILED
 from contracts.operations import ReleaseRequest, ReleaseResult, release_workflow_id
 from contracts.provision import (
     Decision,
+    Intervention,
     ProvisionRequest,
     ProvisionResult,
     ProvisionStatus,
     Stage,
     decision_refusal,
+    intervention_refusal,
     workflow_id_for,
 )
 from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
@@ -59,6 +61,7 @@ __all__ = [
     "StartedProvisioning",
     "cancel_provisioning",
     "decide",
+    "intervene",
     "read_status",
     "start_provisioning",
     "start_release",
@@ -69,7 +72,14 @@ DECISION_WAIT = 10.0
 """Seconds a decision is watched for after it is sent, before answering that it is pending."""
 
 _DECIDED = frozenset(
-    {Stage.COMPLETED, Stage.COMPENSATED, Stage.COMPENSATION_FAILED, Stage.REJECTED, Stage.EXPIRED}
+    {
+        Stage.COMPLETED,
+        Stage.COMPLETED_WITH_SKIPS,
+        Stage.COMPENSATED,
+        Stage.COMPENSATION_FAILED,
+        Stage.REJECTED,
+        Stage.EXPIRED,
+    }
 )
 """Stages after which the saga's outcome is fixed: a cancel could change nothing any more."""
 
@@ -299,6 +309,36 @@ async def decide(client: Client, ticket_id: str, decision: Decision) -> Decision
     return DecisionSent(status=status, applied=False)
 
 
+async def intervene(client: Client, ticket_id: str, intervention: Intervention) -> ProvisionStatus:
+    """Retry, skip, abort or abandon a parked saga; refused with the reason otherwise.
+
+    Checked against the status by the rule the workflow applies, sent as the ``intervene``
+    signal (a history event: replay applies it where the first run did), then watched until
+    the saga has taken it (it leaves that wait) or refused it.
+    """
+    handle = _handle(client, ticket_id)
+    description = await _describe(handle, ticket_id)
+    if description.status is not WorkflowExecutionStatus.RUNNING:
+        ended = await _ended_as(handle, description.status)
+        raise ProvisioningRefused(f"ticket {ticket_id}'s provisioning already ended {ended}")
+    before = await read_status(client, ticket_id)
+    refusal = intervention_refusal(before.attention, intervention)
+    if refusal is not None:
+        raise ProvisioningRefused(f"{refusal} (stage is {before.stage.value})")
+    await handle.signal(ProvisionNumbersWorkflow.intervene_signal, intervention)
+    deadline = asyncio.get_running_loop().time() + DECISION_WAIT
+    status = before
+    while asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+        status = await read_status(client, ticket_id)
+        refused = status.refused_interventions[len(before.refused_interventions) :]
+        if refused:
+            raise ProvisioningRefused(refused[0].split(": ", 1)[1])
+        if status.attention != before.attention:
+            return status
+    return status
+
+
 async def cancel_provisioning(client: Client, ticket_id: str) -> ProvisionStatus:
     """Cancel a saga that has not reached its outcome; return its status as it was asked.
 
@@ -317,7 +357,8 @@ async def cancel_provisioning(client: Client, ticket_id: str) -> ProvisionStatus
 
 
 def _nothing_to_cancel(ticket_id: str, ended: str) -> ProvisioningRefused:
-    hint = "; to give its numbers back, release it" if ended == Stage.COMPLETED.value else ""
+    completed = (Stage.COMPLETED.value, Stage.COMPLETED_WITH_SKIPS.value)
+    hint = "; to give its numbers back, release it" if ended in completed else ""
     return ProvisioningRefused(
         f"ticket {ticket_id}'s provisioning already ended {ended}; nothing to cancel{hint}"
     )

@@ -13,6 +13,7 @@ import typer
 from ._common import err_console
 from ._demo import demo, dev
 from ._emulator import emulator
+from ._interventions import abandon, abort, retry, skip
 from ._reconcile import reconcile
 from ._replay import replay
 from ._saga import approve, cancel, list_provisionings, provision, reject, release, status
@@ -27,6 +28,10 @@ EXAMPLES: dict[str, str] = {
     "approve": "numberflow approve T-1 --approver alice --comment 'budget ok'",
     "reject": "numberflow reject T-1 --approver alice --reason 'not needed'",
     "cancel": "numberflow cancel T-1",
+    "retry": "numberflow retry --query \"ProvisioningStage = 'needs_attention'\" --by ops",
+    "skip": "numberflow skip T-1 --reason 'no SBC yet' --by ops",
+    "abort": "numberflow abort T-1 --reason 'wrong customer' --by ops",
+    "abandon": "numberflow abandon T-1 --reason 'cleaned up by hand' --by ops",
     "status": "numberflow status T-1 --json",
     "release": "numberflow release T-1",
     "reconcile": "numberflow reconcile --release-orphans --grace 7d",
@@ -57,6 +62,10 @@ for command in (
     provision,
     approve,
     reject,
+    retry,
+    skip,
+    abort,
+    abandon,
     cancel,
     status,
     release,

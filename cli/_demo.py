@@ -29,7 +29,13 @@ from ._stack import DEV_PORTS, LocalStack, PortTaken, StackPorts, local_stack
 __all__ = ["demo", "dev"]
 
 DataDir = Annotated[Path, typer.Option(help="Where the dev server keeps its database.")]
-_TERMINAL = {Stage.COMPLETED, Stage.COMPENSATED, Stage.COMPENSATION_FAILED}
+_TERMINAL = {
+    Stage.COMPLETED,
+    Stage.COMPLETED_WITH_SKIPS,
+    Stage.NEEDS_ATTENTION,
+    Stage.COMPENSATED,
+    Stage.COMPENSATION_FAILED,
+}
 
 
 LOG_FILE = "numberflow.log"

@@ -107,6 +107,22 @@ class PartialPolicy(StrEnum):
     ACCEPT = "accept"
 
 
+class StepFailurePolicy(StrEnum):
+    """What a permanent failure of a step after the purchase does."""
+
+    COMPENSATE = "compensate"
+    """Undo everything at once (failures before the purchase always do)."""
+    HOLD = "hold"
+    """Park in ``needs_attention`` until an operator retries, skips or aborts."""
+
+
+class AttentionTimeoutAction(StrEnum):
+    """What ends a ``needs_attention`` wait nobody answered by its deadline."""
+
+    ABORT = "abort"
+    SKIP = "skip"
+
+
 class ApprovalMode(StrEnum):
     """Whether a human must approve."""
 
@@ -209,9 +225,16 @@ class ProvisionRequest(Model):
     routing: RoutingSpec | None = None
     callback_url: HttpUrl | None = None
     agree_to_not_resell: bool = False
+    on_step_failure: StepFailurePolicy = StepFailurePolicy.HOLD
+    attention_deadline: timedelta = timedelta(days=7)
+    """How long a parked saga waits for an operator (1 minute to 30 days)."""
+    attention_timeout_action: AttentionTimeoutAction = AttentionTimeoutAction.ABORT
+    """What the deadline does to a parked step (a parked compensation is abandoned)."""
 
     @model_validator(mode="after")
     def _check(self) -> ProvisionRequest:
+        if not timedelta(minutes=1) <= self.attention_deadline <= timedelta(days=30):
+            raise ValueError("attention_deadline must be between 1 minute and 30 days")
         if self.hold_strategy is HoldStrategy.RESERVATION and self.area_code is not None:
             raise ValueError(
                 "area_code works with the search strategy; with reservations give "
@@ -236,6 +259,10 @@ class Stage(StrEnum):
     CONFIGURING = "configuring"
     ROUTING = "routing"
     COMPLETED = "completed"
+    COMPLETED_WITH_SKIPS = "completed_with_skips"
+    """Completed without the steps an operator chose to skip (the result names them)."""
+    NEEDS_ATTENTION = "needs_attention"
+    """A step (or a compensation) failed; waiting for an operator's retry, skip or abort."""
     REJECTED = "rejected"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
@@ -285,6 +312,60 @@ class Decision(Model):
         if self.decision is DecisionKind.REJECTED and not self.note:
             raise ValueError("a rejection needs a reason (note)")
         return self
+
+
+class InterventionKind(StrEnum):
+    """What an operator tells a parked saga."""
+
+    RETRY = "retry"
+    SKIP = "skip"
+    ABORT = "abort"
+    ABANDON = "abandon"
+    """For a parked compensation: stop trying, end ``compensation_failed`` with the list."""
+
+
+class Intervention(Model):
+    """Payload of the ``intervene`` signal and Update."""
+
+    action: InterventionKind
+    by: str = Field(min_length=1, max_length=128)
+    reason: str | None = Field(None, max_length=2000)
+    trunks: tuple[TrunkSpec, ...] | None = Field(None, min_length=1, max_length=250)
+    """With ``retry`` of routing: route to these trunks instead (validated like the request)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Intervention:
+        if self.action in (InterventionKind.SKIP, InterventionKind.ABORT) and not self.reason:
+            raise ValueError(f"{self.action.value} needs a reason")
+        if self.trunks is not None and self.action is not InterventionKind.RETRY:
+            raise ValueError("trunks only go with retry")
+        return self
+
+
+class Attention(Model):
+    """Why a saga waits for an operator, and what it accepts."""
+
+    step: str
+    """``configuring``, ``routing`` or ``compensation``."""
+    error_code: str
+    message: str
+    actions: tuple[InterventionKind, ...]
+    since: datetime
+    deadline: datetime
+
+
+def intervention_refusal(attention: Attention | None, intervention: Intervention) -> str | None:
+    """Why an intervention cannot be taken now, or ``None`` when it can (one rule for all)."""
+    if attention is None:
+        return "the saga is not waiting for an operator"
+    if intervention.action not in attention.actions:
+        allowed = ", ".join(a.value for a in attention.actions)
+        return (
+            f"{intervention.action.value} is not allowed for {attention.step} (allowed: {allowed})"
+        )
+    if intervention.trunks is not None and attention.step != "routing":
+        return "trunks can only be changed when routing failed"
+    return None
 
 
 def decision_refusal(
@@ -342,6 +423,12 @@ class ProvisionStatus(Model):
     """Who may decide (empty: anyone)."""
     ignored_decisions: tuple[str, ...] = ()
     """Decisions signalled when none could be taken, with the reason."""
+    attention: Attention | None = None
+    """While ``needs_attention``: the failed step, the error, the allowed actions, the deadline."""
+    refused_interventions: tuple[str, ...] = ()
+    """Interventions signalled when they could not be taken, with the reason."""
+    skipped: tuple[str, ...] = ()
+    """Steps an operator (or the attention deadline) chose to skip."""
     route_name: str | None = None
     errors: tuple[str, ...] = ()
     left_for_operator: tuple[str, ...] = ()
@@ -359,3 +446,5 @@ class ProvisionResult(Model):
     currency: str | None = None
     route_name: str | None = None
     note: str | None = None
+    skipped: tuple[str, ...] = ()
+    """With ``completed_with_skips``: the steps left out."""

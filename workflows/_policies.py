@@ -25,6 +25,7 @@ __all__ = [
     "LRO_DEADLINE",
     "MAX_HOLD_RENEWALS",
     "POLL",
+    "REMINDER_BEFORE",
 ]
 
 ACS_CALL_TIMEOUT = timedelta(seconds=20)
@@ -80,3 +81,7 @@ MAX_HOLD_RENEWALS = 3
 
 CONFIGURE_CONCURRENCY = 5
 """Capability updates in flight at once for one saga."""
+
+REMINDER_BEFORE = timedelta(days=1)
+"""A parked saga reminds the ticket system this long before its attention deadline (at most
+half the deadline)."""

@@ -13,6 +13,7 @@ Deterministic coordination only; every ACS call is an activity. The rules it kee
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -52,16 +53,22 @@ with workflow.unsafe.imports_passed_through():
         ApprovalDecision,
         ApprovalMode,
         ApprovalRecord,
+        Attention,
         Decision,
         HoldStrategy,
+        Intervention,
+        InterventionKind,
         PartialPolicy,
         ProvisionRequest,
         ProvisionResult,
         ProvisionStatus,
         Rejection,
         Stage,
+        StepFailurePolicy,
         TimelineEntry,
+        TrunkSpec,
         decision_refusal,
+        intervention_refusal,
     )
     from contracts.search_attributes import COUNTRY_CODE, PROVISIONING_STAGE, TICKET_ID
     from contracts.sip import NumbersOwnership
@@ -78,6 +85,7 @@ with workflow.unsafe.imports_passed_through():
         LRO_DEADLINE,
         MAX_HOLD_RENEWALS,
         POLL,
+        REMINDER_BEFORE,
     )
 
 __all__ = ["ProvisionNumbersWorkflow"]
@@ -87,6 +95,10 @@ SETTLE_PURCHASE_BY_HOLD = "settle-purchase-by-hold"
 """Patch: the purchase compensation asks ACS whether a purchase of the hold is in flight."""
 CANCEL_AFTER_OUTCOME_IGNORED = "cancel-after-outcome-ignored"
 """Patch: a cancel that arrives once the outcome is decided (callbacks draining) is ignored."""
+OPERATOR_INTERVENTIONS = "operator-interventions"
+"""Patch: a failed step after the purchase, or a failed compensation, waits for an operator."""
+_STEP_ACTIONS = (InterventionKind.RETRY, InterventionKind.SKIP, InterventionKind.ABORT)
+_COMPENSATION_ACTIONS = (InterventionKind.RETRY, InterventionKind.ABANDON)
 _WAIT = workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
 
 
@@ -120,6 +132,15 @@ class ProvisionNumbersWorkflow:
         self._callbacks: list[CallbackInput] = []
         self._callback_sender: asyncio.Task[None] | None = None
         self._callbacks_refused = False
+        self._attention: Attention | None = None
+        self._interventions: list[Intervention] = []
+        """Accepted interventions, consumed by the parked step in order."""
+        self._refused: list[str] = []
+        self._skipped: list[str] = []
+        self._trunks: tuple[TrunkSpec, ...] | None = None
+        """Trunks an operator's retry of routing gave instead of the request's."""
+        self._failed_compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._last_compensation_failure: BaseException | None = None
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -163,11 +184,134 @@ class ProvisionNumbersWorkflow:
                 break
             except _HoldLapsed:
                 lapsed = True
-        await self._configure()
-        await self._attach_route()
-        self._enter(Stage.COMPLETED)
-        self._outcome = Stage.COMPLETED
-        return self._result(Stage.COMPLETED)
+        if workflow.patched(OPERATOR_INTERVENTIONS):
+            await self._step("configuring", self._configure)
+            await self._step("routing", self._attach_route)
+        else:  # runs started before the patch compensate at once
+            await self._configure()
+            await self._attach_route()
+        outcome = Stage.COMPLETED_WITH_SKIPS if self._skipped else Stage.COMPLETED
+        self._enter(outcome)
+        self._outcome = outcome
+        return self._result(outcome)
+
+    # -- operator interventions ----------------------------------------------------------------
+
+    async def _step(self, step: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run a step after the purchase; on a permanent failure, let an operator decide.
+
+        Numbers that took days to approve are not released for a configuration an operator
+        can fix in minutes (an unverified SIP domain, a misspelt trunk): the saga parks,
+        then retries, skips the step or compensates as it is told.
+        """
+        while True:
+            try:
+                await run()
+                return
+            except (ActivityError, ApplicationError) as failure:
+                if (
+                    self._request.on_step_failure is StepFailurePolicy.COMPENSATE
+                    or workflow.cancellation_reason() is not None
+                ):
+                    raise
+                timeout_action = InterventionKind(self._request.attention_timeout_action.value)
+                failed: BaseException = failure
+                decided = await self._await_operator(step, failed, _STEP_ACTIONS, timeout_action)
+            if decided.action is InterventionKind.RETRY:
+                if decided.trunks is not None:
+                    self._trunks = decided.trunks
+                continue
+            if decided.action is InterventionKind.SKIP:
+                self._skipped.append(step)
+                return
+            raise failed  # abort: compensate, as a failure
+
+    async def _await_operator(
+        self,
+        step: str,
+        failure: BaseException,
+        actions: tuple[InterventionKind, ...],
+        timeout_action: InterventionKind,
+    ) -> Intervention:
+        """Park in ``needs_attention`` until an intervention or the deadline; return it."""
+        resume = self._stage
+        deadline = workflow.now() + self._request.attention_deadline
+        code = _error_code(failure)
+        self._attention = Attention(
+            step=step,
+            error_code=code,
+            message=_describe(failure),
+            actions=actions,
+            since=workflow.now(),
+            deadline=deadline,
+        )
+        self._errors.append(f"{step} failed: {_describe(failure)}")
+        self._enter(Stage.NEEDS_ATTENTION, f"{step} failed ({code}); waiting for an operator")
+        workflow.logger.info(
+            "ticket %s needs attention: %s failed (%s)", self._request.ticket_id, step, code
+        )
+        reminder_at = deadline - min(REMINDER_BEFORE, self._request.attention_deadline / 2)
+        arrived = await self._wait_intervention(reminder_at)
+        if not arrived:
+            self._enter(
+                Stage.NEEDS_ATTENTION,
+                f"reminder: {step} still waits for an operator; at {deadline.isoformat()} it "
+                f"will {timeout_action.value}",
+            )
+            arrived = await self._wait_intervention(deadline)
+        if not arrived:
+            self._interventions.append(
+                Intervention(action=timeout_action, by="deadline", reason="nobody decided in time")
+            )
+        decided = self._interventions.pop(0)
+        self._attention = None
+        why = f": {decided.reason}" if decided.reason else ""
+        self._enter(resume, f"{step}: {decided.action.value} by {decided.by}{why}")
+        workflow.logger.info(
+            "ticket %s: %s of %s by %s",
+            self._request.ticket_id,
+            decided.action.value,
+            step,
+            decided.by,
+        )
+        return decided
+
+    async def _wait_intervention(self, until: Any) -> bool:
+        timeout = until - workflow.now()
+        if timeout.total_seconds() <= 0:
+            return bool(self._interventions)
+        try:
+            await workflow.wait_condition(lambda: bool(self._interventions), timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    @workflow.signal(name="intervene")
+    def intervene_signal(self, intervention: Intervention) -> None:
+        """Retry, skip, abort or abandon by signal (``temporal workflow signal``, tickets).
+
+        A signal cannot be refused: one that does not fit the current state is recorded in
+        ``refused_interventions`` and the timeline, and changes nothing else.
+        """
+        refusal = intervention_refusal(self._attention, intervention)
+        if refusal is not None:
+            entry = f"{intervention.action.value} by {intervention.by}: {refusal}"
+            self._refused.append(entry)
+            self._note(f"refused {entry}")
+            return
+        self._interventions.append(intervention)
+
+    @workflow.update
+    def intervene(self, intervention: Intervention) -> ProvisionStatus:
+        """Retry, skip, abort or abandon a parked step; validated before it is written."""
+        self._interventions.append(intervention)
+        return self.status()
+
+    @intervene.validator
+    def _validate_intervene(self, intervention: Intervention) -> None:
+        refusal = intervention_refusal(self._attention, intervention)
+        if refusal is not None:
+            raise ValueError(refusal)
 
     # -- holds ---------------------------------------------------------------------------------
 
@@ -492,14 +636,16 @@ class ProvisionNumbersWorkflow:
             return
         self._enter(Stage.ROUTING)
         name = self._request.route_name
-        self._register(f"detach route {name}", self._detach_route(name))
+        compensation = f"detach route {name}"
+        if not any(registered == compensation for registered, _ in self._compensations):
+            self._register(compensation, self._detach_route(name))
         self._route = await workflow.execute_activity_method(
             SipWriterActivities.attach_route,
             AttachRouteInput(
                 ticket_id=self._request.ticket_id,
                 route_name=name,
                 numbers=self._numbers,
-                trunks=routing.trunks,
+                trunks=self._trunks or routing.trunks,
             ),
             start_to_close_timeout=ACS_CALL_TIMEOUT * 2,
             retry_policy=ACS_CALL,
@@ -552,18 +698,15 @@ class ProvisionNumbersWorkflow:
         self._compensations.append((name, compensation))
 
     async def _unwind(self, error: BaseException) -> ProvisionResult:
+        self._attention = None
         outcome = self._classify(error)
         self._outcome = outcome
         self._errors.append(_describe(error))
         self._enter(outcome)
         self._enter(Stage.COMPENSATING)
-        task = asyncio.create_task(self._compensate())
-        while True:  # shield AND keep awaiting: a cancel must not abandon the compensation
-            try:
-                await asyncio.shield(task)
-                break
-            except asyncio.CancelledError:
-                continue
+        await _unabandonable(self._compensate())
+        if self._left and self._parks_compensations():
+            await _unabandonable(self._compensation_attention())
         if self._left:
             self._enter(Stage.COMPENSATION_FAILED)
             await self._drain_callbacks()
@@ -584,13 +727,41 @@ class ProvisionNumbersWorkflow:
         ) from error
 
     async def _compensate(self) -> None:
+        self._failed_compensations = []
+        self._left.clear()
         for name, compensation in reversed(self._compensations):
             try:
                 await compensation()
             except (ActivityError, ApplicationError) as failure:
                 workflow.logger.error("compensation %r failed: %s", name, _describe(failure))
                 self._left.append(f"{name}: {_describe(failure)}")
+                self._failed_compensations.insert(0, (name, compensation))
+                self._last_compensation_failure = failure
         self._compensations.clear()
+
+    def _parks_compensations(self) -> bool:
+        return self._request.on_step_failure is StepFailurePolicy.HOLD and workflow.patched(
+            OPERATOR_INTERVENTIONS
+        )
+
+    async def _compensation_attention(self) -> None:
+        """Failed compensations wait for an operator: retry them, or abandon (the list stays)."""
+        while self._left:
+            try:
+                assert self._last_compensation_failure is not None
+                decided = await self._await_operator(
+                    "compensation",
+                    self._last_compensation_failure,
+                    _COMPENSATION_ACTIONS,
+                    InterventionKind.ABANDON,
+                )
+            except asyncio.CancelledError:
+                self._note("cancel while compensation waited for an operator: abandoned")
+                return
+            if decided.action is InterventionKind.ABANDON:
+                return
+            self._compensations = self._failed_compensations
+            await self._compensate()
 
     def _classify(self, error: BaseException) -> Stage:
         if isinstance(error, asyncio.CancelledError) or workflow.cancellation_reason() is not None:
@@ -678,6 +849,9 @@ class ProvisionNumbersWorkflow:
             approved_cost=self._approved_cost,
             approvers=self._request.approval.approvers,
             ignored_decisions=tuple(self._ignored),
+            attention=self._attention,
+            refused_interventions=tuple(self._refused),
+            skipped=tuple(self._skipped),
             route_name=self._route.route_name if self._route else None,
             errors=tuple(self._errors),
             left_for_operator=tuple(self._left),
@@ -718,11 +892,14 @@ class ProvisionNumbersWorkflow:
         return ProvisionResult(
             ticket_id=self._request.ticket_id,
             outcome=outcome,
-            numbers=self._numbers if outcome is Stage.COMPLETED else (),
+            numbers=self._numbers
+            if outcome in (Stage.COMPLETED, Stage.COMPLETED_WITH_SKIPS)
+            else (),
             monthly_cost=hold.monthly_cost if hold else None,
             currency=hold.currency if hold else None,
             route_name=self._route.route_name if self._route else None,
             note=note,
+            skipped=tuple(self._skipped),
         )
 
 
@@ -733,6 +910,40 @@ def _error_type(error: BaseException) -> str | None:
             return error.type
         error = error.__cause__  # type: ignore[assignment]
     return None
+
+
+async def _unabandonable(work: Awaitable[None]) -> None:
+    """Await work to its end: a cancel must not abandon a compensation half way."""
+    task = asyncio.ensure_future(work)
+    while True:  # shield AND keep awaiting
+        try:
+            await asyncio.shield(task)
+            return
+        except asyncio.CancelledError:
+            continue
+
+
+def _error_code(error: BaseException) -> str:
+    """The ACS error code of a failure (inner code first), else its error type.
+
+    The code is in the details of the activity's error, or in ``[Code]`` of a message that
+    came back through the SIP writer; the chain is searched in that order.
+    """
+    chain: list[ApplicationError] = []
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, ApplicationError):
+            chain.append(current)
+        current = current.__cause__
+    for failure in chain:
+        for detail in failure.details:
+            if isinstance(detail, dict) and (detail.get("inner_code") or detail.get("code")):
+                return str(detail.get("inner_code") or detail.get("code"))
+    for failure in chain:
+        bracketed = re.search(r"\[(\w+)\]", failure.message)
+        if bracketed:
+            return bracketed.group(1)
+    return (chain[0].type if chain else None) or type(error).__name__
 
 
 def _describe(error: BaseException) -> str:

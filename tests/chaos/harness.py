@@ -260,6 +260,9 @@ def _tickets(plan: ChaosPlan, rng: random.Random) -> list[Ticket]:
                 if rng.random() < 0.5
                 else None,
                 "routing": routing,
+                # The chaos invariants are about the automatic saga: a failed step compensates
+                # (operator interventions have their own tests).
+                "on_step_failure": "compensate",
             }
         )
         tickets.append(Ticket(request=request, behaviour=behaviour))

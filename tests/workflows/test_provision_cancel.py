@@ -135,7 +135,11 @@ async def test_cancel_while_compensating(saga: Saga) -> None:
             "action": {"type": "latency", "seconds": 0.5},
         }
     )
-    handle = await saga.start(base_request(routing={"trunks": [{"fqdn": "sbc.unverified.net"}]}))
+    handle = await saga.start(
+        base_request(
+            routing={"trunks": [{"fqdn": "sbc.unverified.net"}]}, on_step_failure="compensate"
+        )
+    )
     await saga.approve(handle)
     await saga.wait_stage(handle, Stage.COMPENSATING)
     await handle.cancel()

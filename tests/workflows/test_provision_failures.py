@@ -58,7 +58,7 @@ async def test_capability_update_fails_permanently(saga: Saga) -> None:
             },
         }
     )
-    handle = await saga.start(base_request())
+    handle = await saga.start(base_request(on_step_failure="compensate"))
     await saga.approve(handle)
     kind, message = _type_and_message(await saga.failure(handle))
     assert "capabilities refused" in message
@@ -75,7 +75,7 @@ async def test_capability_lro_fails(saga: Saga) -> None:
             "action": {"type": "lroFail", "code": "ProvisioningFailed"},
         }
     )
-    handle = await saga.start(base_request())
+    handle = await saga.start(base_request(on_step_failure="compensate"))
     await saga.approve(handle)
     kind, _ = _type_and_message(await saga.failure(handle))
     assert kind == "ProvisioningFailed"
@@ -86,7 +86,9 @@ async def test_capability_lro_fails(saga: Saga) -> None:
 
 async def test_route_rejected_by_the_service(saga: Saga) -> None:
     """A trunk on an unverified domain: ACS answers 422 MissingDomain; everything is undone."""
-    request = base_request(routing={"trunks": [{"fqdn": "sbc.unverified.net"}]})
+    request = base_request(
+        routing={"trunks": [{"fqdn": "sbc.unverified.net"}]}, on_step_failure="compensate"
+    )
     handle = await saga.start(request)
     await saga.approve(handle)
     _, message = _type_and_message(await saga.failure(handle))
@@ -243,7 +245,7 @@ async def test_compensation_failure_says_what_is_left(saga: Saga) -> None:
             },
         }
     )
-    handle = await saga.start(base_request())
+    handle = await saga.start(base_request(on_step_failure="compensate"))
     await saga.approve(handle)
     kind, message = _type_and_message(await saga.failure(handle))
     assert kind == "CompensationFailed"

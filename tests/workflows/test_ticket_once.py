@@ -104,7 +104,11 @@ async def test_a_cancelled_ticket_is_not_revived_by_a_redelivery(dev_saga: Saga)
 async def test_only_a_failed_ticket_can_be_re_driven(dev_saga: Saga) -> None:
     """A failed, compensated ticket may be retried by an operator; the retry starts a new run."""
     saga = dev_saga
-    request = base_request(routing={"trunks": [{"fqdn": "sbc.unverified.net"}]}, approval=AUTO)
+    request = base_request(
+        routing={"trunks": [{"fqdn": "sbc.unverified.net"}]},
+        approval=AUTO,
+        on_step_failure="compensate",
+    )
     first = await start_provisioning(saga.client, request, saga.task_queue)
     handle = saga.client.get_workflow_handle(first.workflow_id)
     saga.handles.append(handle)

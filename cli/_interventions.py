@@ -1,0 +1,139 @@
+"""``numberflow retry | skip | abort | abandon``: an operator's answer to a parked saga.
+
+One ticket, or every ticket of a visibility query (``--query``) after a confirmation: e.g.
+every saga parked on ``MissingDomain`` once the domain is verified.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from temporalio.client import Client
+
+from contracts.provision import Intervention, TrunkSpec
+from provisioning import NoWorkerAnswered, ProvisioningNotFound, ProvisioningRefused, intervene
+
+from ._common import console, emit, fail, run_async
+
+__all__ = ["abandon", "abort", "retry", "skip"]
+
+TicketArg = Annotated[str | None, typer.Argument(help="Ticket id (or give --query).")]
+Query = Annotated[str | None, typer.Option(help="Every ticket of this visibility query (a batch).")]
+By = Annotated[str, typer.Option(help="Who decides (recorded in the timeline).")]
+Yes = Annotated[bool, typer.Option("--yes", help="Do not ask before a batch.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def retry(
+    ticket: TicketArg = None,
+    trunk: Annotated[
+        list[str] | None,
+        typer.Option(help="Route to this trunk fqdn[:port] instead (repeatable; routing only)."),
+    ] = None,
+    query: Query = None,
+    by: By = "operator",
+    yes: Yes = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run the failed step (or compensation) again, after the cause was fixed."""
+    trunks = tuple(_trunk(t) for t in trunk) if trunk else None
+    _send(ticket, query, yes, as_json, {"action": "retry", "by": by, "trunks": trunks})
+
+
+def skip(
+    ticket: TicketArg = None,
+    reason: Annotated[str, typer.Option(help="Why the step is left out.")] = "",
+    query: Query = None,
+    by: By = "operator",
+    yes: Yes = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Finish without the failed step (completed_with_skips)."""
+    _send(ticket, query, yes, as_json, {"action": "skip", "by": by, "reason": reason or None})
+
+
+def abort(
+    ticket: TicketArg = None,
+    reason: Annotated[str, typer.Option(help="Why the ticket is given up.")] = "",
+    query: Query = None,
+    by: By = "operator",
+    yes: Yes = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Give the ticket up: compensate now (route removed, numbers released)."""
+    _send(ticket, query, yes, as_json, {"action": "abort", "by": by, "reason": reason or None})
+
+
+def abandon(
+    ticket: TicketArg = None,
+    reason: Annotated[str, typer.Option(help="Why the cleanup is left to people.")] = "",
+    query: Query = None,
+    by: By = "operator",
+    yes: Yes = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Stop retrying a failed compensation: end compensation_failed with what is left."""
+    _send(ticket, query, yes, as_json, {"action": "abandon", "by": by, "reason": reason or None})
+
+
+def _trunk(text: str) -> TrunkSpec:
+    host, _, port = text.partition(":")
+    return TrunkSpec.model_validate({"fqdn": host, **({"port": int(port)} if port else {})})
+
+
+def _send(
+    ticket: str | None, query: str | None, yes: bool, as_json: bool, values: dict[str, Any]
+) -> None:
+    if (ticket is None) == (query is None):
+        fail("give a ticket id or --query (not both)", 2)
+    intervention = Intervention.model_validate(values)  # bad input: exit 2 through run_async
+
+    async def one(client: Client) -> dict[str, Any]:
+        assert ticket is not None
+        status = await intervene(client, ticket, intervention)
+        return {"ticket_id": ticket, "stage": status.stage.value}
+
+    async def batch(client: Client) -> dict[str, Any]:
+        assert query is not None
+        tickets = [
+            w.id.removeprefix("provision-")
+            async for w in client.list_workflows(query)
+            if w.id.startswith("provision-")
+        ]
+        if not tickets:
+            return {"matched": 0, "done": [], "refused": {}}
+        if not yes and not typer.confirm(
+            f"{intervention.action.value} {len(tickets)} tickets ({', '.join(tickets[:5])}"
+            f"{'…' if len(tickets) > 5 else ''})?"
+        ):
+            raise typer.Exit(1)
+        done: list[str] = []
+        refused: dict[str, str] = {}
+        for each in tickets:
+            try:
+                await intervene(client, each, intervention)
+                done.append(each)
+            except (ProvisioningRefused, ProvisioningNotFound, NoWorkerAnswered) as error:
+                refused[each] = str(error)
+        return {"matched": len(tickets), "done": done, "refused": refused}
+
+    if query is None:
+        emit(
+            run_async(one),
+            as_json,
+            lambda v: console.print(
+                f"{intervention.action.value} sent to {v['ticket_id']}; stage now {v['stage']}"
+            ),
+        )
+        return
+    outcome = run_async(batch)
+
+    def render(v: dict[str, Any]) -> None:
+        console.print(f"{intervention.action.value}: {len(v['done'])} of {v['matched']} tickets")
+        for each, why in v["refused"].items():
+            console.print(f"  refused {each}: {why}")
+
+    emit(outcome, as_json, render)
+    if outcome["refused"] or not outcome["matched"]:
+        raise typer.Exit(1)

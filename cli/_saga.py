@@ -34,6 +34,7 @@ from contracts.provision import (
 from provisioning import (
     DecisionSent,
     NoWorkerAnswered,
+    ProvisioningNotFound,
     ProvisioningRefused,
     cancel_provisioning,
     decide,
@@ -444,14 +445,27 @@ def list_provisionings(
                     "started": execution.start_time.isoformat(timespec="seconds"),
                 }
             )
+        if stage is Stage.NEEDS_ATTENTION:  # what failed is in the saga, not in visibility
+            for row in rows:
+                try:
+                    attention = (await read_status(client, str(row["ticket_id"]))).attention
+                except (NoWorkerAnswered, ProvisioningNotFound):
+                    attention = None
+                row["step"] = attention.step if attention else None
+                row["error_code"] = attention.error_code if attention else None
+                row["deadline"] = attention.deadline.isoformat() if attention else None
         return rows
 
     def render(rows: list[dict[str, Any]]) -> None:
-        table = Table("ticket", "stage", "country", "status", "started", title="provisionings")
+        columns = ["ticket", "stage", "country", "status", "started"]
+        if stage is Stage.NEEDS_ATTENTION:
+            columns += ["failed step", "error code", "deadline"]
+        table = Table(*columns, title="provisionings")
         for row in rows:
-            table.add_row(
-                row["ticket_id"], row["stage"], row["country"], row["status"], row["started"]
-            )
+            cells = [row["ticket_id"], row["stage"], row["country"], row["status"], row["started"]]
+            if stage is Stage.NEEDS_ATTENTION:
+                cells += [row["step"] or "-", row["error_code"] or "-", row["deadline"] or "-"]
+            table.add_row(*cells)
         console.print(table)
 
     emit(run_async(search), as_json, render)

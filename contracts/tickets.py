@@ -6,12 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .provision import ProvisionRequest
+from .provision import Intervention, InterventionKind, ProvisionRequest, TrunkSpec
 
 __all__ = [
     "ApprovedEvent",
     "CancelledEvent",
     "CreatedEvent",
+    "InterventionRequestedEvent",
     "RejectedEvent",
     "ReleaseRequestedEvent",
     "TicketEvent",
@@ -64,8 +65,32 @@ class ReleaseRequestedEvent(_Event):
     ticket_id: TicketId
 
 
+class InterventionRequestedEvent(_Event):
+    """An operator answers a parked saga (retry, skip, abort; abandon a compensation)."""
+
+    event: Literal["retry_requested", "skip_requested", "abort_requested", "abandon_requested"]
+    ticket_id: TicketId
+    by: str = Field(min_length=1, max_length=128)
+    reason: str | None = Field(None, max_length=2000)
+    trunks: tuple[TrunkSpec, ...] | None = Field(None, min_length=1, max_length=250)
+
+    def intervention(self) -> Intervention:
+        """The workflow's payload (its validation: a skip or abort needs a reason)."""
+        return Intervention(
+            action=InterventionKind(self.event.removesuffix("_requested")),
+            by=self.by,
+            reason=self.reason,
+            trunks=self.trunks,
+        )
+
+
 TicketEvent = Annotated[
-    CreatedEvent | ApprovedEvent | RejectedEvent | CancelledEvent | ReleaseRequestedEvent,
+    CreatedEvent
+    | ApprovedEvent
+    | RejectedEvent
+    | CancelledEvent
+    | ReleaseRequestedEvent
+    | InterventionRequestedEvent,
     Field(discriminator="event"),
 ]
 

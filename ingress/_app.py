@@ -30,6 +30,7 @@ from contracts.tickets import (
     ApprovedEvent,
     CancelledEvent,
     CreatedEvent,
+    InterventionRequestedEvent,
     RejectedEvent,
     ReleaseRequestedEvent,
     TicketEvent,
@@ -40,6 +41,7 @@ from provisioning import (
     ProvisioningRefused,
     cancel_provisioning,
     decide,
+    intervene,
     read_status,
     start_provisioning,
     start_release,
@@ -235,6 +237,14 @@ async def _dispatch(
     if isinstance(event, CancelledEvent):
         with _refusals_as_problems():
             await cancel_provisioning(client, event.ticket_id)
+        return _accepted(workflow_id_for(event.ticket_id), event.ticket_id)
+    if isinstance(event, InterventionRequestedEvent):
+        try:
+            intervention = event.intervention()
+        except ValidationError as error:
+            raise ApiProblem(422, "InvalidEvent", error.errors()[0]["msg"]) from None
+        with _refusals_as_problems():
+            await intervene(client, event.ticket_id, intervention)
         return _accepted(workflow_id_for(event.ticket_id), event.ticket_id)
     assert isinstance(event, ReleaseRequestedEvent)
     with _refusals_as_problems():

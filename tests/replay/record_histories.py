@@ -9,6 +9,7 @@ old ones; old histories must keep replaying):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
@@ -16,14 +17,16 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from temporalio.client import WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from connection import register_search_attributes
 from contracts.operations import ReleaseRequest, release_workflow_id
-from contracts.provision import Rejection, Stage
+from contracts.provision import Intervention, Rejection, Stage
 from contracts.sip import DetachRouteRequest, sip_workflow_id
 from emulator import EmulatorConfig
+from provisioning import intervene
 from tests.loopback import LoopbackServer
 from tests.world import TEST_SERVER, Saga, base_request, make_saga
 from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow, SipRoutingWorkflow
@@ -162,6 +165,58 @@ async def sip_writer_ownership(saga: Saga) -> str:
     return writer.id
 
 
+async def _parked_on_routing(saga: Saga, ticket: str) -> str:
+    request = base_request(
+        ticket_id=ticket,
+        routing={"trunks": [{"fqdn": "sbc.unverified.net"}]},
+        approval={"mode": "auto_under_cost", "auto_approve_below": "100"},
+    )
+    handle = await saga.start(request)
+    await saga.wait_stage(handle, Stage.NEEDS_ATTENTION)
+    return handle.id
+
+
+async def attention_retried(saga: Saga) -> str:
+    """Routing parked on MissingDomain; the domain verified; retried by signal (patched)."""
+    workflow_id = await _parked_on_routing(saga, "REPLAY-attention-retried")
+    saga.emulator.app.emulator.sip.domains["unverified.net"] = {"enabled": True}
+    await intervene(saga.client, "REPLAY-attention-retried", Intervention(action="retry", by="ops"))
+    await saga.client.get_workflow_handle(workflow_id).result()
+    return workflow_id
+
+
+async def attention_skipped(saga: Saga) -> str:
+    """Routing parked; skipped: completed_with_skips."""
+    workflow_id = await _parked_on_routing(saga, "REPLAY-attention-skipped")
+    await intervene(
+        saga.client,
+        "REPLAY-attention-skipped",
+        Intervention(action="skip", by="ops", reason="no SBC yet"),
+    )
+    await saga.client.get_workflow_handle(workflow_id).result()
+    return workflow_id
+
+
+async def compensation_retried(saga: Saga) -> str:
+    """Routing parked; aborted; the release fails once, parks, and is retried clean."""
+    ticket = "REPLAY-compensation-retried"
+    saga.fault(
+        {
+            "operation": "PhoneNumbers_ReleasePhoneNumber",
+            "times": 1,
+            "action": {"type": "status", "status": 403, "code": "InsufficientPermissions"},
+        }
+    )
+    workflow_id = await _parked_on_routing(saga, ticket)
+    handle = saga.client.get_workflow_handle(workflow_id)
+    await intervene(saga.client, ticket, Intervention(action="abort", by="ops", reason="no"))
+    await saga.wait_for(handle, lambda s: s.attention is not None)
+    await intervene(saga.client, ticket, Intervention(action="retry", by="ops"))
+    with contextlib.suppress(WorkflowFailureError):  # aborted: compensated, ends failed
+        await handle.result()
+    return workflow_id
+
+
 SCENARIOS = [
     with_callbacks,
     happy_reservation,
@@ -174,6 +229,9 @@ SCENARIOS = [
     cancelled_in_purchase,
     cancel_after_completion,
     sip_writer_ownership,
+    attention_retried,
+    attention_skipped,
+    compensation_retried,
 ]
 
 

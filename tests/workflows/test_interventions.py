@@ -21,6 +21,7 @@ from contracts.provision import (
     Stage,
 )
 from provisioning import ProvisioningRefused, intervene
+from tests.ingress_world import Ingress
 from tests.loopback import LoopbackServer
 from tests.world import DEV_SERVER, Saga, base_request
 from workflows import ProvisionNumbersWorkflow
@@ -241,11 +242,31 @@ async def test_batch_retry_by_query(dev_saga: Saga) -> None:
     while len(found) < 3 and time.monotonic() < deadline:  # visibility is eventually consistent
         found = [w.id async for w in saga.client.list_workflows(query)]
         await asyncio.sleep(0.2)
-    from tests.cli.test_commands import cli
+    from tests.cli.test_commands import as_json, cli
 
+    code, out, err = await cli(saga, "list", "--stage", "needs_attention", "--json")
+    rows = [r for r in as_json(out) if r["workflow_id"] in found]
+    assert code == 0 and len(rows) == 3
+    assert {(r["step"], r["error_code"]) for r in rows} == {("routing", "MissingDomain")}
     code, out, err = await cli(saga, "retry", "--query", query, "--by", "ops", "--yes")
     assert code == 0, err
     assert "3 of 3" in out
     for handle, _ in parked:
         assert (await handle.result()).outcome is Stage.COMPLETED
     assert len(saga.routes()) == 3
+
+
+async def test_the_ingress_takes_interventions(ingress: Ingress) -> None:
+    saga = ingress.saga
+    handle, request = await _park_on_routing(saga)
+    ticket = request.ticket_id
+    no_reason = await ingress.post({"event": "skip_requested", "ticket_id": ticket, "by": "t"})
+    assert no_reason.status_code == 422 and "reason" in no_reason.text
+    wrong = await ingress.post({"event": "abandon_requested", "ticket_id": ticket, "by": "t"})
+    assert wrong.status_code == 409 and "abandon is not allowed for routing" in wrong.text
+    _verify_domain(saga, "unverified.net")
+    response = await ingress.post({"event": "retry_requested", "ticket_id": ticket, "by": "t"})
+    assert response.status_code == 202, response.text
+    assert (await handle.result()).outcome is Stage.COMPLETED and len(saga.routes()) == 1
+    late = await ingress.post({"event": "retry_requested", "ticket_id": ticket, "by": "t"})
+    assert late.status_code == 409

@@ -415,6 +415,10 @@ def test_dev_says_which_port_is_taken(tmp_path: Path) -> None:
 
 COMMANDS = [
     "provision",
+    "retry",
+    "skip",
+    "abort",
+    "abandon",
     "approve",
     "reject",
     "cancel",

@@ -386,6 +386,7 @@ async def test_a_ticket_too_large_for_one_route_fails_alone(saga: Saga) -> None:
         capabilities={"calling": "inbound+outbound", "sms": "none"},
         approval=AUTO,
         final_capabilities=None,
+        on_step_failure="compensate",
     )
     small = base_request(quantity=1, approval=AUTO, final_capabilities=None)
     big_handle, small_handle = await saga.start(big), await saga.start(small)
@@ -415,7 +416,9 @@ async def test_a_ticket_cannot_take_or_remove_another_tickets_route(saga: Saga) 
     before = saga.routes()
     for name in ("shared", "by-hand"):
         thief = base_request(
-            approval=AUTO, routing={"trunks": [SBC1.model_dump()], "route_name": name}
+            approval=AUTO,
+            routing={"trunks": [SBC1.model_dump()], "route_name": name},
+            on_step_failure="compensate",
         )
         cause = await saga.failure(await saga.start(thief))
         assert "belongs to ticket" in str(cause) or "did not write" in str(cause)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from temporalio.client import Client
 
 from contracts.provision import Intervention, TrunkSpec
@@ -37,7 +38,10 @@ def retry(
     as_json: JsonFlag = False,
 ) -> None:
     """Run the failed step (or compensation) again, after the cause was fixed."""
-    trunks = tuple(_trunk(t) for t in trunk) if trunk else None
+    try:
+        trunks = tuple(_trunk(t) for t in trunk) if trunk else None
+    except (ValueError, ValidationError) as error:
+        fail(f"invalid input: --trunk: {_first_problem(error)}", 2)
     _send(ticket, query, yes, as_json, {"action": "retry", "by": by, "trunks": trunks})
 
 
@@ -77,6 +81,12 @@ def abandon(
     _send(ticket, query, yes, as_json, {"action": "abandon", "by": by, "reason": reason or None})
 
 
+def _first_problem(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+    return str(error)
+
+
 def _trunk(text: str) -> TrunkSpec:
     host, _, port = text.partition(":")
     return TrunkSpec.model_validate({"fqdn": host, **({"port": int(port)} if port else {})})
@@ -87,7 +97,10 @@ def _send(
 ) -> None:
     if (ticket is None) == (query is None):
         fail("give a ticket id or --query (not both)", 2)
-    intervention = Intervention.model_validate(values)  # bad input: exit 2 through run_async
+    try:
+        intervention = Intervention.model_validate(values)
+    except ValidationError as error:
+        fail(f"invalid input: {_first_problem(error)}", 2)
 
     async def one(client: Client) -> dict[str, Any]:
         assert ticket is not None

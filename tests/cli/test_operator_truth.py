@@ -194,6 +194,8 @@ async def test_the_ingress_refuses_what_has_ended(ingress: Ingress) -> None:
         (("sip", "route-test", "12345", "--resource", "https://r.example"), "E.164"),
         (("list", "--stage", "bogus"), "bogus"),
         (("list", "--country", "XX"), "country"),
+        (("skip", "T-xx"), "skip needs a reason"),
+        (("retry", "T-xx", "--trunk", "not a host"), "--trunk"),
     ],
 )
 async def test_bad_input_is_exit_2_before_anything_starts(

@@ -132,6 +132,7 @@ class ProvisionNumbersWorkflow:
         self._callbacks: list[CallbackInput] = []
         self._callback_sender: asyncio.Task[None] | None = None
         self._callbacks_refused = False
+        self._interventions_on = False
         self._attention: Attention | None = None
         self._interventions: list[Intervention] = []
         """Accepted interventions, consumed by the parked step in order."""
@@ -147,6 +148,9 @@ class ProvisionNumbersWorkflow:
     @workflow.run
     async def run(self, request: ProvisionRequest) -> ProvisionResult:
         """Provision, or compensate and report why not."""
+        # Asked once, at the start: a run that began on older code (and may be waiting for
+        # its approval right now) keeps compensating at once, as it was started to.
+        self._interventions_on = workflow.patched(OPERATOR_INTERVENTIONS)
         workflow.upsert_search_attributes(
             [TICKET_ID.value_set(request.ticket_id), COUNTRY_CODE.value_set(request.country_code)]
         )
@@ -184,7 +188,7 @@ class ProvisionNumbersWorkflow:
                 break
             except _HoldLapsed:
                 lapsed = True
-        if workflow.patched(OPERATOR_INTERVENTIONS):
+        if self._interventions_on:
             await self._step("configuring", self._configure)
             await self._step("routing", self._attach_route)
         else:  # runs started before the patch compensate at once
@@ -740,9 +744,7 @@ class ProvisionNumbersWorkflow:
         self._compensations.clear()
 
     def _parks_compensations(self) -> bool:
-        return self._request.on_step_failure is StepFailurePolicy.HOLD and workflow.patched(
-            OPERATOR_INTERVENTIONS
-        )
+        return self._interventions_on and self._request.on_step_failure is StepFailurePolicy.HOLD
 
     async def _compensation_attention(self) -> None:
         """Failed compensations wait for an operator: retry them, or abandon (the list stays)."""

@@ -263,7 +263,9 @@ async def _check_retryable(
 
 @dataclass(frozen=True)
 class DecisionSent:
-    """The saga's status after a decision was sent, and whether the saga applied it yet."""
+    """The saga's status after a decision (or an intervention) was sent, and whether the
+    saga applied it yet.
+    """
 
     status: ProvisionStatus
     applied: bool
@@ -299,7 +301,10 @@ async def decide(client: Client, ticket_id: str, decision: Decision) -> Decision
     status = before
     while asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.1)
-        status = await read_status(client, ticket_id)
+        try:
+            status = await read_status(client, ticket_id)
+        except NoWorkerAnswered:  # sent, and the saga applies it once a worker runs
+            return DecisionSent(status=status, applied=False)
         ignored = status.ignored_decisions[len(before.ignored_decisions) :]
         ours = [i for i in ignored if f" by {decision.approver}: " in i]
         if ours:
@@ -309,7 +314,7 @@ async def decide(client: Client, ticket_id: str, decision: Decision) -> Decision
     return DecisionSent(status=status, applied=False)
 
 
-async def intervene(client: Client, ticket_id: str, intervention: Intervention) -> ProvisionStatus:
+async def intervene(client: Client, ticket_id: str, intervention: Intervention) -> DecisionSent:
     """Retry, skip, abort or abandon a parked saga; refused with the reason otherwise.
 
     Checked against the status by the rule the workflow applies, sent as the ``intervene``
@@ -330,13 +335,16 @@ async def intervene(client: Client, ticket_id: str, intervention: Intervention) 
     status = before
     while asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.1)
-        status = await read_status(client, ticket_id)
+        try:
+            status = await read_status(client, ticket_id)
+        except NoWorkerAnswered:  # sent, and the saga takes it once a worker runs
+            return DecisionSent(status=status, applied=False)
         refused = status.refused_interventions[len(before.refused_interventions) :]
         if refused:
             raise ProvisioningRefused(refused[0].split(": ", 1)[1])
         if status.attention != before.attention:
-            return status
-    return status
+            return DecisionSent(status=status, applied=True)
+    return DecisionSent(status=status, applied=False)
 
 
 async def cancel_provisioning(client: Client, ticket_id: str) -> ProvisionStatus:

@@ -104,8 +104,8 @@ def _send(
 
     async def one(client: Client) -> dict[str, Any]:
         assert ticket is not None
-        status = await intervene(client, ticket, intervention)
-        return {"ticket_id": ticket, "stage": status.stage.value}
+        sent = await intervene(client, ticket, intervention)
+        return {"ticket_id": ticket, "stage": sent.status.stage.value, "applied": sent.applied}
 
     async def batch(client: Client) -> dict[str, Any]:
         assert query is not None
@@ -137,6 +137,9 @@ def _send(
             as_json,
             lambda v: console.print(
                 f"{intervention.action.value} sent to {v['ticket_id']}; stage now {v['stage']}"
+                if v["applied"]
+                else f"{intervention.action.value} sent to {v['ticket_id']}; not taken yet (is "
+                "a worker running?): the saga takes it when one is"
             ),
         )
         return

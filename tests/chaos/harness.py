@@ -45,7 +45,13 @@ from contracts.provision import (
     workflow_id_for,
 )
 from emulator import EmulatorConfig, EmulatorServer
-from provisioning import ProvisioningRefused, cancel_provisioning, decide, start_provisioning
+from provisioning import (
+    NoWorkerAnswered,
+    ProvisioningRefused,
+    cancel_provisioning,
+    decide,
+    start_provisioning,
+)
 from workflows import ProvisionNumbersWorkflow
 from workflows.sip_routing import exact_number_pattern
 
@@ -317,7 +323,7 @@ async def _retrying(action: Callable[[], Awaitable[Any]], attempts: int = 120) -
     for attempt in range(attempts):
         try:
             return await action()
-        except RPCError:
+        except (RPCError, NoWorkerAnswered):  # a ticket system re-sends after a 503
             if attempt == attempts - 1:
                 raise
             await asyncio.sleep(0.5)
@@ -363,7 +369,7 @@ async def _decide(client: Client, ticket_id: str, decision: Decision) -> None:
             return
         except ProvisioningRefused:
             return
-        except (RPCError, WorkflowQueryFailedError):
+        except (RPCError, WorkflowQueryFailedError, NoWorkerAnswered):
             await asyncio.sleep(0.5)  # Temporal is restarting, or no worker runs right now
 
 

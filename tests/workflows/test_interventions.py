@@ -59,10 +59,10 @@ async def test_retry_after_the_domain_is_verified_completes_with_the_same_number
     handle, request = await _park_on_routing(saga)
     owned = sorted(saga.owned())
     _verify_domain(saga, "unverified.net")
-    status = await intervene(
+    sent = await intervene(
         saga.client, request.ticket_id, Intervention(action=InterventionKind.RETRY, by="ops")
     )
-    assert status.attention is None
+    assert sent.applied and sent.status.attention is None
     result = await handle.result()
     assert result.outcome is Stage.COMPLETED and sorted(result.numbers) == owned
     assert sorted(saga.owned()) == owned and len(saga.routes()) == 1

@@ -263,9 +263,7 @@ async def _check_retryable(
 
 @dataclass(frozen=True)
 class DecisionSent:
-    """The saga's status after a decision (or an intervention) was sent, and whether the
-    saga applied it yet.
-    """
+    """The status after a decision or intervention was sent; whether the saga applied it."""
 
     status: ProvisionStatus
     applied: bool

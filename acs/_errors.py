@@ -51,6 +51,10 @@ class AcsError(Exception):
         status_code: HTTP status, when there was a response.
         retryable: Whether sending the same request again may succeed.
         retry_after: Seconds the service asked the caller to wait, when it said so.
+        client_request_id: The ``x-ms-client-request-id`` this client sent (every request
+            carries a fresh one): what Microsoft support asks for, with the two below.
+        ms_cv: The service's correlation vector (``MS-CV`` response header), when answered.
+        azure_ref: The front door's ``X-Azure-Ref`` (or ``x-ms-request-id``), when answered.
     """
 
     retryable: bool = False
@@ -76,6 +80,18 @@ class AcsError(Exception):
         self.status_code = status_code
         self.retry_after = retry_after
         self.details = details or []
+        self.client_request_id: str | None = None
+        self.ms_cv: str | None = None
+        self.azure_ref: str | None = None
+
+    def support_ids(self) -> dict[str, str]:
+        """The ids to quote in a support case (those that are known)."""
+        ids = {
+            "client_request_id": self.client_request_id,
+            "ms_cv": self.ms_cv,
+            "azure_ref": self.azure_ref,
+        }
+        return {name: value for name, value in ids.items() if value}
 
     def __str__(self) -> str:
         parts = [f"({self.code})"]

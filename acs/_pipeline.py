@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import platform
 import random
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -15,12 +18,31 @@ import httpx
 
 from ._errors import AcsProtocolError, AcsTransportError, error_for_response
 
-__all__ = ["DEFAULT_TIMEOUT", "Pipeline", "ensure", "json_body", "parse_retry_after"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "USER_AGENT",
+    "Pipeline",
+    "ensure",
+    "json_body",
+    "parse_retry_after",
+]
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 """Per-request timeout; LRO polling is bounded separately by the caller."""
 
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def _user_agent() -> str:
+    try:
+        ours = version("numberflow")
+    except PackageNotFoundError:  # run from a source tree that was not installed
+        ours = "unknown"
+    return f"numberflow-acs/{ours} Python/{platform.python_version()} ({platform.system()})"
+
+
+USER_AGENT = _user_agent()
+"""Names this client in ACS's logs, as the Azure SDKs name theirs."""
 
 
 def parse_retry_after(headers: httpx.Headers) -> float | None:
@@ -128,7 +150,14 @@ class Pipeline:
     ) -> httpx.Response:
         """Send one request and return the response, or raise the classified :class:`AcsError`."""
         url = self.url_for(path_or_url, params)
-        request_headers = {"Accept": "application/json", **(headers or {})}
+        client_request_id = str(uuid.uuid4())  # one per call; its retries are the same call
+        request_headers = {
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            "x-ms-client-request-id": client_request_id,
+            "x-ms-return-client-request-id": "true",
+            **(headers or {}),
+        }
         content: bytes | None = None
         if body is not None:
             content = json.dumps(body).encode("utf-8")
@@ -142,9 +171,11 @@ class Pipeline:
                 )
             except httpx.TransportError as exc:
                 if last_attempt:
-                    raise AcsTransportError(
+                    failure = AcsTransportError(
                         f"{method} {_path_of(url)} failed: {exc!r}", code="Transport"
-                    ) from exc
+                    )
+                    failure.client_request_id = client_request_id
+                    raise failure from exc
                 await asyncio.sleep(self._backoff(attempt, None))
                 continue
             if response.status_code < 400:
@@ -153,6 +184,11 @@ class Pipeline:
                 response.status_code,
                 _json_or_none(response),
                 retry_after=parse_retry_after(response.headers),
+            )
+            error.client_request_id = client_request_id
+            error.ms_cv = response.headers.get("MS-CV")
+            error.azure_ref = response.headers.get("X-Azure-Ref") or response.headers.get(
+                "x-ms-request-id"
             )
             if last_attempt or response.status_code not in _RETRYABLE_STATUS:
                 raise error

@@ -27,6 +27,7 @@ def to_application_error(error: AcsError) -> ApplicationError:
             "inner_code": error.inner_code,
             "status": error.status_code,
             "target": error.target,
+            **error.support_ids(),
         },
         type=type(error).__name__,
         non_retryable=not error.retryable,

@@ -23,6 +23,7 @@ from temporalio.client import (
     ScheduleState,
 )
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 
 from codec import ENV_VAR as PAYLOAD_KEYS_VAR
 from codec import PayloadKeys, data_converter
@@ -81,7 +82,7 @@ def _reason(error: BaseException) -> str:
     return text.split(":")[0][:120]
 
 
-async def connect_temporal(keys: PayloadKeys | None) -> Client:
+async def connect_temporal(keys: PayloadKeys | None, runtime: Runtime | None = None) -> Client:
     """Connect with the standard environment/profile configuration and our data converter.
 
     ``keys`` encrypt payloads (``codec``); every process of one deployment must use the same.
@@ -89,7 +90,7 @@ async def connect_temporal(keys: PayloadKeys | None) -> Client:
     """
     config = temporal_config()
     try:
-        return await Client.connect(**config, data_converter=data_converter(keys))
+        return await Client.connect(**config, data_converter=data_converter(keys), runtime=runtime)
     except RuntimeError as error:
         raise TemporalUnreachable(
             f"cannot reach Temporal at {config['target_host']} ({_reason(error)})"
@@ -97,7 +98,11 @@ async def connect_temporal(keys: PayloadKeys | None) -> Client:
 
 
 async def wait_for_temporal(
-    keys: PayloadKeys | None, log: Any, *, max_backoff: float = 30.0
+    keys: PayloadKeys | None,
+    log: Any,
+    *,
+    runtime: Runtime | None = None,
+    max_backoff: float = 30.0,
 ) -> Client:
     """Connect, retrying with capped backoff while Temporal is not up yet (worker, ingress).
 
@@ -107,7 +112,7 @@ async def wait_for_temporal(
     delay = 1.0
     while True:
         try:
-            return await connect_temporal(keys)
+            return await connect_temporal(keys, runtime)
         except TemporalUnreachable as error:
             log.warning("waiting for Temporal", reason=str(error), retry_in_seconds=delay)
             await asyncio.sleep(delay)

@@ -92,6 +92,12 @@ class Settings(_Common):
     acs_endpoint: str | None = None
     callback_secret: SecretStr | None = Field(None, alias="NUMBERFLOW_CALLBACK_SECRET")
     """Signs ticket callbacks; without it, callbacks are not sent (the status says so)."""
+    metrics_address: str | None = Field(
+        None, alias="NUMBERFLOW_METRICS_ADDRESS", pattern=r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$"
+    )
+    """``host:port`` of ``/metrics``, ``/healthz`` and ``/readyz``; unset: no endpoint."""
+    metrics_prefix: str | None = Field(None, alias="NUMBERFLOW_METRICS_PREFIX")
+    """Prefix of the Temporal SDK's metric names (the SDK's default: ``temporal_``)."""
 
     @field_validator("acs_connection_string")
     @classmethod

@@ -28,6 +28,7 @@ from connection import (
 )
 from logconfig import configure_logging
 from settings import Settings, SettingsError, load
+from telemetry import acs_request_hooks, metrics_runtime, probe_app, serve_in_background
 from workflows import WORKFLOWS
 
 __all__ = ["build_worker", "main", "open_acs_clients"]
@@ -86,18 +87,29 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    runtime, sdk_metrics_url = (
+        metrics_runtime(settings.metrics_prefix) if settings.metrics_address else (None, "")
+    )
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(
-            httpx.AsyncClient(timeout=httpx.Timeout(30, connect=10))
+            httpx.AsyncClient(
+                timeout=httpx.Timeout(30, connect=10),
+                event_hooks=acs_request_hooks(runtime) if runtime else None,
+            )
         )
         numbers, sip = await open_acs_clients(settings, http, stack)
-        client = await _until_stopped(wait_for_temporal(settings.keys(), log), stop)
+        connecting = wait_for_temporal(settings.keys(), log, runtime=runtime)
+        client = await _until_stopped(connecting, stop)
         if client is None:
             log.info("worker stopped before Temporal was reachable")
             return
         if await ensure_reconcile_schedule(client, settings.task_queue):
             log.info("reconciliation schedule created", schedule=RECONCILE_SCHEDULE_ID)
         worker = build_worker(client, numbers, sip, http, settings)
+        if settings.metrics_address:
+            app = probe_app(sdk_metrics_url, client, lambda: worker.is_running)
+            await stack.enter_async_context(serve_in_background(app, settings.metrics_address))
+            log.info("metrics and probes served", address=settings.metrics_address)
         log.info("worker started", task_queue=settings.task_queue, acs=numbers.endpoint)
         async with worker:
             await stop.wait()

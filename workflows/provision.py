@@ -24,6 +24,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities import CallbackActivities, PhoneNumberActivities, SipWriterActivities
+    from contracts import metrics
     from contracts.activities import (
         AttachRouteInput,
         CallbackInput,
@@ -133,6 +134,7 @@ class ProvisionNumbersWorkflow:
         self._callback_sender: asyncio.Task[None] | None = None
         self._callbacks_refused = False
         self._interventions_on = False
+        self._stage_since = workflow.now()
         self._attention: Attention | None = None
         self._interventions: list[Intervention] = []
         """Accepted interventions, consumed by the parked step in order."""
@@ -151,6 +153,7 @@ class ProvisionNumbersWorkflow:
         # Asked once, at the start: a run that began on older code (and may be waiting for
         # its approval right now) keeps compensating at once, as it was started to.
         self._interventions_on = workflow.patched(OPERATOR_INTERVENTIONS)
+        _count(metrics.PROVISIONINGS_STARTED)
         workflow.upsert_search_attributes(
             [TICKET_ID.value_set(request.ticket_id), COUNTRY_CODE.value_set(request.country_code)]
         )
@@ -197,6 +200,11 @@ class ProvisionNumbersWorkflow:
         outcome = Stage.COMPLETED_WITH_SKIPS if self._skipped else Stage.COMPLETED
         self._enter(outcome)
         self._outcome = outcome
+        _count(metrics.PROVISIONINGS_ENDED, outcome=outcome.value)
+        hold = self._hold
+        if hold is not None:
+            cents = int(hold.monthly_cost * 100)
+            _count(metrics.MONTHLY_COST_COMMITTED, cents, currency=hold.currency)
         return self._result(outcome)
 
     # -- operator interventions ----------------------------------------------------------------
@@ -251,6 +259,7 @@ class ProvisionNumbersWorkflow:
         )
         self._errors.append(f"{step} failed: {_describe(failure)}")
         self._enter(Stage.NEEDS_ATTENTION, f"{step} failed ({code}); waiting for an operator")
+        _count(metrics.NEEDS_ATTENTION, step=step, error_code=code)
         workflow.logger.info(
             "ticket %s needs attention: %s failed (%s)", self._request.ticket_id, step, code
         )
@@ -555,6 +564,7 @@ class ProvisionNumbersWorkflow:
             start_to_close_timeout=ACS_CALL_TIMEOUT,
             retry_policy=ACS_CALL,
         )
+        _count(metrics.NUMBERS_PURCHASED, len(self._numbers))
         if set(self._numbers) != set(hold.numbers):
             raise ApplicationError(
                 f"purchase succeeded but {len(hold.numbers) - len(self._numbers)} numbers are not owned",
@@ -711,6 +721,7 @@ class ProvisionNumbersWorkflow:
         await _unabandonable(self._compensate())
         if self._left and self._parks_compensations():
             await _unabandonable(self._compensation_attention())
+        _count(metrics.PROVISIONINGS_ENDED, outcome=outcome.value)
         if self._left:
             self._enter(Stage.COMPENSATION_FAILED)
             await self._drain_callbacks()
@@ -739,6 +750,7 @@ class ProvisionNumbersWorkflow:
             except (ActivityError, ApplicationError) as failure:
                 workflow.logger.error("compensation %r failed: %s", name, _describe(failure))
                 self._left.append(f"{name}: {_describe(failure)}")
+                _count(metrics.COMPENSATIONS_FAILED)
                 self._failed_compensations.insert(0, (name, compensation))
                 self._last_compensation_failure = failure
         self._compensations.clear()
@@ -863,6 +875,13 @@ class ProvisionNumbersWorkflow:
     def _enter(self, stage: Stage, note: str | None = None) -> None:
         if self._timeline and self._timeline[-1].stage is stage and note is None:
             return
+        now = workflow.now()
+        if self._timeline and stage is not self._stage:
+            workflow.metric_meter().create_histogram_timedelta(
+                metrics.STAGE_SECONDS, "Time spent in a stage", "duration"
+            ).record(now - self._stage_since, {"stage": self._stage.value})
+        if stage is not self._stage or not self._timeline:
+            self._stage_since = now
         self._stage = stage
         self._timeline.append(TimelineEntry(stage=stage, at=workflow.now(), note=note))
         workflow.upsert_search_attributes([PROVISIONING_STAGE.value_set(stage.value)])
@@ -912,6 +931,11 @@ def _error_type(error: BaseException) -> str | None:
             return error.type
         error = error.__cause__  # type: ignore[assignment]
     return None
+
+
+def _count(name: str, value: int = 1, **labels: str) -> None:
+    """Add to one of numberflow's counters (the SDK skips metrics while replaying)."""
+    workflow.metric_meter().create_counter(name).add(value, labels)
 
 
 async def _unabandonable(work: Awaitable[None]) -> None:

@@ -1,0 +1,142 @@
+"""The worker's observability endpoint: Prometheus metrics and Kubernetes probes on one port.
+
+The Temporal SDK serves its metrics (and numberflow's, recorded through its meters) on an
+internal loopback port; this small server, on ``NUMBERFLOW_METRICS_ADDRESS``, answers
+``/metrics`` from it, ``/healthz`` (the process and the worker run) and ``/readyz``
+(Temporal answers and the worker runs). ACS calls are counted and timed by operation, with
+paths reduced to templates so no phone number becomes a label.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from contracts import metrics
+
+__all__ = [
+    "acs_request_hooks",
+    "metrics_runtime",
+    "operation_of",
+    "probe_app",
+    "serve_in_background",
+]
+
+_NUMBER = re.compile(r"/(?:%2[Bb]|\+)\d+")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_READY_TIMEOUT = timedelta(seconds=3)
+
+
+def metrics_runtime(prefix: str | None = None) -> tuple[Runtime, str]:
+    """A Temporal runtime exporting Prometheus metrics on a free loopback port (its URL)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=address, durations_as_seconds=True),
+            metric_prefix=prefix,
+        )
+    )
+    return runtime, f"http://{address}/metrics"
+
+
+def operation_of(request: httpx.Request) -> str:
+    """``GET /phoneNumbers/{number}``-style: the method and the path without ids or numbers."""
+    path = _UUID.sub("{id}", _NUMBER.sub("/{number}", request.url.path))
+    return f"{request.method} {path}"
+
+
+def acs_request_hooks(runtime: Runtime) -> dict[str, list[Callable[[Any], Any]]]:
+    """Httpx event hooks that count and time every ACS request by operation and status."""
+    meter = runtime.metric_meter
+    requests = meter.create_counter(metrics.ACS_REQUESTS, "ACS requests")
+    seconds = meter.create_histogram_float(
+        metrics.ACS_REQUEST_SECONDS, "ACS request latency", "seconds"
+    )
+
+    async def started(request: httpx.Request) -> None:
+        request.extensions["numberflow_started"] = time.monotonic()
+
+    async def answered(response: httpx.Response) -> None:
+        request = response.request
+        begun = request.extensions.get("numberflow_started")
+        labels = {
+            "operation": operation_of(request),
+            "status_class": f"{response.status_code // 100}xx",
+        }
+        requests.add(1, labels)
+        if begun is not None:
+            seconds.record(time.monotonic() - begun, labels)
+
+    return {"request": [started], "response": [answered]}
+
+
+def probe_app(
+    sdk_metrics_url: str, client: Client, worker_running: Callable[[], bool]
+) -> Starlette:
+    """``/metrics``, ``/healthz`` and ``/readyz`` for one worker."""
+
+    async def metrics_text(_: Request) -> Response:
+        async with httpx.AsyncClient(timeout=5) as scrape:
+            response = await scrape.get(sdk_metrics_url)
+        return PlainTextResponse(response.text, media_type="text/plain; version=0.0.4")
+
+    async def healthz(_: Request) -> Response:
+        if not worker_running():
+            return JSONResponse({"status": "worker stopped"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        if not worker_running():
+            return JSONResponse({"status": "worker stopped"}, status_code=503)
+        try:
+            await client.service_client.check_health(timeout=_READY_TIMEOUT)
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse({"status": "Temporal is not reachable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return Starlette(
+        routes=[
+            Route("/metrics", metrics_text),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ]
+    )
+
+
+@contextlib.asynccontextmanager
+async def serve_in_background(app: Any, address: str) -> AsyncIterator[None]:
+    """Serve an ASGI app on ``host:port`` while the block runs."""
+    host, _, port = address.rpartition(":")
+    config = uvicorn.Config(
+        app, host=host.strip("[]"), port=int(port), log_config=None, lifespan="off"
+    )
+    config.install_signal_handlers = False  # type: ignore[attr-defined]
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()  # raises why it could not start
+            await asyncio.sleep(0.02)
+        yield
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(serving, 10)

@@ -18,8 +18,12 @@ from typing import Any, TextIO
 
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
+from temporalio import activity, workflow
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-__all__ = ["build_formatter", "configure_logging", "mask_phone_numbers"]
+from contracts.operations import ticket_id_of
+
+__all__ = ["LogContextInterceptor", "build_formatter", "configure_logging", "mask_phone_numbers"]
 
 MAX_TRACEBACK_FRAMES = 12
 """Enough to see where an error came from; a failure log stays a few KB, not tens."""
@@ -53,10 +57,70 @@ def _masking(renderer: structlog.types.Processor) -> structlog.types.Processor:
     return render
 
 
+def _temporal_fields(
+    _logger: Any, _name: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """Fields, not text: the workflow, run, ticket and activity of a Temporal SDK record.
+
+    ``workflow.logger`` and ``activity.logger`` put them in the record's ``temporal_workflow``
+    or ``temporal_activity`` extra; the ticket is read back from the workflow id.
+    """
+    record = event_dict.get("_record")
+    workflow_info = getattr(record, "temporal_workflow", None)
+    activity_info = getattr(record, "temporal_activity", None)
+    if isinstance(workflow_info, dict):
+        event_dict.setdefault("workflow_id", workflow_info.get("workflow_id"))
+        event_dict.setdefault("run_id", workflow_info.get("run_id"))
+        event_dict.setdefault("workflow_type", workflow_info.get("workflow_type"))
+        event_dict.setdefault("task_queue", workflow_info.get("task_queue"))
+        event_dict.setdefault("attempt", workflow_info.get("attempt"))
+    if isinstance(activity_info, dict):
+        event_dict.setdefault("workflow_id", activity_info.get("workflow_id"))
+        event_dict.setdefault("run_id", activity_info.get("workflow_run_id"))
+        event_dict.setdefault("activity", activity_info.get("activity_type"))
+        event_dict.setdefault("activity_id", activity_info.get("activity_id"))
+        event_dict.setdefault("task_queue", activity_info.get("task_queue"))
+        event_dict.setdefault("attempt", activity_info.get("attempt"))
+    workflow_id = event_dict.get("workflow_id")
+    if isinstance(workflow_id, str):
+        ticket = ticket_id_of(workflow_id)
+        if ticket is not None:
+            event_dict.setdefault("ticket_id", ticket)
+    return event_dict
+
+
+class LogContextInterceptor(Interceptor):
+    """Binds the activity's workflow, run, ticket and type to every log line it causes.
+
+    httpx's request lines and our own inside an activity then carry the same fields as the
+    SDK's ``activity.logger`` records (structlog's context variables follow the task).
+    """
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _BindActivity(next)
+
+
+class _BindActivity(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        fields = {
+            "workflow_id": info.workflow_id,
+            "run_id": info.workflow_run_id,
+            "activity": info.activity_type,
+            "attempt": info.attempt,
+        }
+        ticket = ticket_id_of(info.workflow_id or "")
+        if ticket is not None:
+            fields["ticket_id"] = ticket
+        with structlog.contextvars.bound_contextvars(**fields):
+            return await super().execute_activity(input)
+
+
 def _common_processors() -> list[structlog.types.Processor]:
     """What every line gets, from structlog or from a stdlib logger."""
     return [
         structlog.contextvars.merge_contextvars,
+        _temporal_fields,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -100,6 +164,9 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+    # The workflow and activity details become fields (above), not a dict pasted in the text.
+    workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False
     handler = logging.StreamHandler(stream)
     handler.setFormatter(build_formatter(json=use_json))
     root = logging.getLogger()

@@ -26,7 +26,7 @@ from connection import (
     ensure_reconcile_schedule,
     wait_for_temporal,
 )
-from logconfig import configure_logging
+from logconfig import LogContextInterceptor, configure_logging
 from settings import Settings, SettingsError, load
 from telemetry import acs_request_hooks, metrics_runtime, probe_app, serve_in_background
 from workflows import WORKFLOWS
@@ -75,6 +75,7 @@ def build_worker(
             callback_secret=secret,
             callback_hosts=settings.callback_hosts(),
         ),
+        interceptors=[LogContextInterceptor()],
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
 

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .provision import workflow_id_for
+
 __all__ = [
     "InventorySnapshot",
     "OwnedNumber",
@@ -15,12 +17,21 @@ __all__ = [
     "ReleaseResult",
     "ReleaseStatus",
     "release_workflow_id",
+    "ticket_id_of",
 ]
 
 
 def release_workflow_id(ticket_id: str) -> str:
     """One release run per ticket."""
     return f"release-{ticket_id}"
+
+
+def ticket_id_of(workflow_id: str) -> str | None:
+    """The ticket a provisioning or release run belongs to, read back from its workflow id."""
+    for prefix in (workflow_id_for(""), release_workflow_id("")):
+        if workflow_id.startswith(prefix) and len(workflow_id) > len(prefix):
+            return workflow_id[len(prefix) :]
+    return None
 
 
 class _Model(BaseModel):

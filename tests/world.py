@@ -34,6 +34,7 @@ from contracts.provision import (
 )
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 from emulator import EmulatorConfig, create_app
+from logconfig import LogContextInterceptor
 from tests.conftest import EmulatorEnv
 from tests.leaks import SCANNER
 from workflows import WORKFLOWS, ProvisionNumbersWorkflow
@@ -242,6 +243,7 @@ async def make_saga(env: WorkflowEnvironment, config: EmulatorConfig) -> AsyncIt
                 callback_secret=CALLBACK_SECRET,
                 callback_hosts=CALLBACK_HOSTS,
             ),
+            interceptors=[LogContextInterceptor()],
         ),
     ):
         saga = Saga(env, emulator, task_queue)

@@ -97,6 +97,7 @@ class LogContextInterceptor(Interceptor):
     """
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        """Wrap each activity execution in the binding."""
         return _BindActivity(next)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import (
     Client,
+    Interceptor,
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
@@ -82,7 +84,11 @@ def _reason(error: BaseException) -> str:
     return text.split(":")[0][:120]
 
 
-async def connect_temporal(keys: PayloadKeys | None, runtime: Runtime | None = None) -> Client:
+async def connect_temporal(
+    keys: PayloadKeys | None,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
+) -> Client:
     """Connect with the standard environment/profile configuration and our data converter.
 
     ``keys`` encrypt payloads (``codec``); every process of one deployment must use the same.
@@ -90,7 +96,12 @@ async def connect_temporal(keys: PayloadKeys | None, runtime: Runtime | None = N
     """
     config = temporal_config()
     try:
-        return await Client.connect(**config, data_converter=data_converter(keys), runtime=runtime)
+        return await Client.connect(
+            **config,
+            data_converter=data_converter(keys),
+            runtime=runtime,
+            interceptors=interceptors,
+        )
     except RuntimeError as error:
         raise TemporalUnreachable(
             f"cannot reach Temporal at {config['target_host']} ({_reason(error)})"
@@ -102,6 +113,7 @@ async def wait_for_temporal(
     log: Any,
     *,
     runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
     max_backoff: float = 30.0,
 ) -> Client:
     """Connect, retrying with capped backoff while Temporal is not up yet (worker, ingress).
@@ -112,7 +124,7 @@ async def wait_for_temporal(
     delay = 1.0
     while True:
         try:
-            return await connect_temporal(keys, runtime)
+            return await connect_temporal(keys, runtime, interceptors)
         except TemporalUnreachable as error:
             log.warning("waiting for Temporal", reason=str(error), retry_in_seconds=delay)
             await asyncio.sleep(delay)

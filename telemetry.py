@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -62,27 +63,54 @@ def operation_of(request: httpx.Request) -> str:
     return f"{request.method} {path}"
 
 
-def acs_request_hooks(runtime: Runtime) -> dict[str, list[Callable[[Any], Any]]]:
-    """Httpx event hooks that count and time every ACS request by operation and status."""
-    meter = runtime.metric_meter
-    requests = meter.create_counter(metrics.ACS_REQUESTS, "ACS requests")
-    seconds = meter.create_histogram_float(
-        metrics.ACS_REQUEST_SECONDS, "ACS request latency", "seconds"
+def acs_request_hooks(
+    runtime: Runtime | None, tracer: Tracer | None = None
+) -> dict[str, list[Callable[[Any], Any]]]:
+    """Httpx event hooks that count and time every ACS request, and trace it when asked.
+
+    A span is named after the operation's template and carries the status and the ids a
+    support case quotes (``x-ms-client-request-id``, ``MS-CV``), never the URL itself.
+    """
+    meter = runtime.metric_meter if runtime else None
+    requests = meter.create_counter(metrics.ACS_REQUESTS, "ACS requests") if meter else None
+    seconds = (
+        meter.create_histogram_float(metrics.ACS_REQUEST_SECONDS, "ACS request latency", "seconds")
+        if meter
+        else None
     )
 
     async def started(request: httpx.Request) -> None:
         request.extensions["numberflow_started"] = time.monotonic()
+        if tracer is not None:
+            operation = operation_of(request)
+            span = tracer.start_span(f"ACS {operation}", kind=SpanKind.CLIENT)
+            span.set_attribute("acs.operation", operation)
+            span.set_attribute("http.request.method", request.method)
+            client_id = request.headers.get("x-ms-client-request-id")
+            if client_id:
+                span.set_attribute("acs.client_request_id", client_id)
+            request.extensions["numberflow_span"] = span
 
     async def answered(response: httpx.Response) -> None:
         request = response.request
-        begun = request.extensions.get("numberflow_started")
         labels = {
             "operation": operation_of(request),
             "status_class": f"{response.status_code // 100}xx",
         }
-        requests.add(1, labels)
-        if begun is not None:
-            seconds.record(time.monotonic() - begun, labels)
+        begun = request.extensions.get("numberflow_started")
+        if requests is not None and seconds is not None:
+            requests.add(1, labels)
+            if begun is not None:
+                seconds.record(time.monotonic() - begun, labels)
+        span = request.extensions.get("numberflow_span")
+        if span is not None:
+            span.set_attribute("http.response.status_code", response.status_code)
+            ms_cv = response.headers.get("MS-CV")
+            if ms_cv:
+                span.set_attribute("acs.ms_cv", ms_cv)
+            if response.status_code >= 400:
+                span.set_status(Status(StatusCode.ERROR))
+            span.end()
 
     return {"request": [started], "response": [answered]}
 

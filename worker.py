@@ -16,6 +16,7 @@ from datetime import timedelta
 import httpx
 import structlog
 from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.worker import Worker
 
 from acs import Credential, HmacAuth, PhoneNumbersClient, SipRoutingClient, parse_connection_string
@@ -29,6 +30,7 @@ from connection import (
 from logconfig import LogContextInterceptor, configure_logging
 from settings import Settings, SettingsError, load
 from telemetry import acs_request_hooks, metrics_runtime, probe_app, serve_in_background
+from tracing import configure_tracing
 from workflows import WORKFLOWS
 
 __all__ = ["build_worker", "main", "open_acs_clients"]
@@ -91,15 +93,24 @@ async def main() -> None:
     runtime, sdk_metrics_url = (
         metrics_runtime(settings.metrics_prefix) if settings.metrics_address else (None, "")
     )
+    tracer_provider = configure_tracing("numberflow-worker")
+    tracer = tracer_provider.get_tracer("numberflow") if tracer_provider else None
     async with AsyncExitStack() as stack:
+        if tracer_provider is not None:
+            stack.callback(tracer_provider.shutdown)  # flush the last spans on the way out
         http = await stack.enter_async_context(
             httpx.AsyncClient(
                 timeout=httpx.Timeout(30, connect=10),
-                event_hooks=acs_request_hooks(runtime) if runtime else None,
+                event_hooks=acs_request_hooks(runtime, tracer) if runtime or tracer else None,
             )
         )
         numbers, sip = await open_acs_clients(settings, http, stack)
-        connecting = wait_for_temporal(settings.keys(), log, runtime=runtime)
+        connecting = wait_for_temporal(
+            settings.keys(),
+            log,
+            runtime=runtime,
+            interceptors=[TracingInterceptor(tracer)] if tracer else [],
+        )
         client = await _until_stopped(connecting, stop)
         if client is None:
             log.info("worker stopped before Temporal was reachable")

@@ -10,6 +10,8 @@ from typing import Annotated
 import structlog
 import typer
 import uvicorn
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from codec import ENV_VAR as PAYLOAD_KEYS_VAR
 from codec import TOKENS_ENV_VAR, EncryptionCodec, create_codec_app
@@ -17,6 +19,7 @@ from connection import TemporalConfigError, wait_for_temporal
 from ingress import create_app
 from logconfig import configure_logging
 from settings import IngressSettings, SettingsError, load
+from tracing import configure_tracing
 
 from ._common import fail, payload_keys
 
@@ -48,8 +51,12 @@ def ingress(
         fail("set NUMBERFLOW_WEBHOOK_SECRETS (comma-separated shared secrets)", 2)
     configure_logging(settings.log_level, json=settings.log_json)
 
+    provider = configure_tracing("numberflow-ingress")
+
     async def serve() -> None:
-        client = await wait_for_temporal(settings.keys(), log)
+        tracer = provider.get_tracer("numberflow") if provider else None
+        interceptors = [TracingInterceptor(tracer)] if tracer else []
+        client = await wait_for_temporal(settings.keys(), log, interceptors=interceptors)
         app = create_app(
             client,
             settings.secrets(),
@@ -57,6 +64,8 @@ def ingress(
             callback_hosts=settings.callback_hosts(),
             task_queue=settings.task_queue,
         )
+        if provider is not None:
+            FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
         await uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None)).serve()
 
     try:
@@ -65,6 +74,9 @@ def ingress(
         fail(str(error), 2)
     except KeyboardInterrupt:
         pass
+    finally:
+        if provider is not None:
+            provider.shutdown()  # flush the last spans
 
 
 def codec_server(

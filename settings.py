@@ -128,6 +128,10 @@ class IngressSettings(_Common):
     """Accepted webhook signing secrets, newest first (several during a rotation)."""
     status_tokens: SecretStr | None = Field(None, alias="NUMBERFLOW_STATUS_TOKENS")
     """Bearer tokens for ``GET /provisionings/{id}``; unset: every status request is refused."""
+    metrics_address: str | None = Field(
+        None, alias="NUMBERFLOW_INGRESS_METRICS_ADDRESS", pattern=r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$"
+    )
+    """``host:port`` of the ingress's ``/metrics`` (its own listener); unset: none."""
 
     def secrets(self) -> list[str]:
         """Every accepted webhook secret."""

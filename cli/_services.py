@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import os
 from typing import Annotated
@@ -11,6 +12,7 @@ import structlog
 import typer
 import uvicorn
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CollectorRegistry, make_asgi_app
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from codec import ENV_VAR as PAYLOAD_KEYS_VAR
@@ -19,6 +21,7 @@ from connection import TemporalConfigError, wait_for_temporal
 from ingress import create_app
 from logconfig import configure_logging
 from settings import IngressSettings, SettingsError, load
+from telemetry import serve_in_background
 from tracing import configure_tracing
 
 from ._common import fail, payload_keys
@@ -57,16 +60,25 @@ def ingress(
         tracer = provider.get_tracer("numberflow") if provider else None
         interceptors = [TracingInterceptor(tracer)] if tracer else []
         client = await wait_for_temporal(settings.keys(), log, interceptors=interceptors)
+        registry = CollectorRegistry() if settings.metrics_address else None
         app = create_app(
             client,
             settings.secrets(),
             status_tokens=settings.tokens(),
             callback_hosts=settings.callback_hosts(),
             task_queue=settings.task_queue,
+            metrics_registry=registry,
         )
         if provider is not None:
             FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
-        await uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None)).serve()
+        async with contextlib.AsyncExitStack() as stack:
+            if registry is not None and settings.metrics_address:
+                metrics_app = make_asgi_app(registry)
+                await stack.enter_async_context(
+                    serve_in_background(metrics_app, settings.metrics_address)
+                )
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None))
+            await server.serve()
 
     try:
         asyncio.run(serve())

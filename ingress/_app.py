@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from pydantic import TypeAdapter, ValidationError
 from temporalio.client import Client
 
@@ -48,6 +49,7 @@ from provisioning import (
 )
 
 from ._errors import ApiProblem, install_error_handlers, problem
+from ._metrics import instrument
 
 __all__ = ["create_app"]
 
@@ -64,6 +66,7 @@ def create_app(
     task_queue: str = TASK_QUEUE,
     max_body_bytes: int = 64 * 1024,
     clock: Callable[[], float] = time.time,
+    metrics_registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     """Build the ingress for one Temporal client and the current secrets.
 
@@ -79,6 +82,8 @@ def create_app(
         description="Ticket webhooks in, provisioning status out.",
     )
     install_error_handlers(app)
+    if metrics_registry is not None:
+        instrument(app, metrics_registry)
 
     @app.post(
         "/webhooks/tickets",
@@ -119,6 +124,7 @@ def create_app(
             raise ApiProblem(401, "BadSignature", str(error)) from None
         try:
             event = _EVENTS.validate_json(body)
+            request.state.event = event.event
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(p) for p in first["loc"])

@@ -20,6 +20,7 @@ The CLI and the ingress both act on a ticket's saga; the rules live here once:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -278,38 +279,21 @@ async def decide(client: Client, ticket_id: str, decision: Decision) -> Decision
     recorded it, or has ignored it because another decision won the race.
     """
     handle = _handle(client, ticket_id)
-    description = await _describe(handle, ticket_id)
-    if description.status is not WorkflowExecutionStatus.RUNNING:
-        ended = await _ended_as(handle, description.status)
-        raise ProvisioningRefused(
-            f"ticket {ticket_id}'s provisioning already ended {ended}"
-            + (
-                f" at {description.close_time:%Y-%m-%d %H:%M:%S} UTC"
-                if description.close_time
-                else ""
-            )
-            + f"; nothing to {decision.decision.value.removesuffix('d')}"
-        )
+    await _refuse_if_ended(handle, ticket_id, decision.decision.value.removesuffix("d"))
     before = await read_status(client, ticket_id)
     refusal = decision_refusal(before.stage, None, before.approvers, decision.approver)
     if refusal is not None:
         raise ProvisioningRefused(refusal)
     await handle.signal(ProvisionNumbersWorkflow.decide, decision)
-    deadline = asyncio.get_running_loop().time() + DECISION_WAIT
-    status = before
-    while asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.1)
-        try:
-            status = await read_status(client, ticket_id)
-        except NoWorkerAnswered:  # sent, and the saga applies it once a worker runs
-            return DecisionSent(status=status, applied=False)
+
+    def judge(status: ProvisionStatus) -> bool | str:
         ignored = status.ignored_decisions[len(before.ignored_decisions) :]
         ours = [i for i in ignored if f" by {decision.approver}: " in i]
         if ours:
-            raise ProvisioningRefused(ours[0].split(": ", 1)[1])
-        if len(status.approvals) > len(before.approvals):
-            return DecisionSent(status=status, applied=True)
-    return DecisionSent(status=status, applied=False)
+            return ours[0].split(": ", 1)[1]
+        return len(status.approvals) > len(before.approvals)
+
+    return await _confirm(client, ticket_id, before, judge)
 
 
 async def intervene(client: Client, ticket_id: str, intervention: Intervention) -> DecisionSent:
@@ -320,27 +304,61 @@ async def intervene(client: Client, ticket_id: str, intervention: Intervention) 
     the saga has taken it (it leaves that wait) or refused it.
     """
     handle = _handle(client, ticket_id)
-    description = await _describe(handle, ticket_id)
-    if description.status is not WorkflowExecutionStatus.RUNNING:
-        ended = await _ended_as(handle, description.status)
-        raise ProvisioningRefused(f"ticket {ticket_id}'s provisioning already ended {ended}")
+    await _refuse_if_ended(handle, ticket_id, intervention.action.value)
     before = await read_status(client, ticket_id)
     refusal = intervention_refusal(before.attention, intervention)
     if refusal is not None:
         raise ProvisioningRefused(f"{refusal} (stage is {before.stage.value})")
     await handle.signal(ProvisionNumbersWorkflow.intervene_signal, intervention)
+    ours = f"{intervention.action.value} by {intervention.by}: "
+
+    def judge(status: ProvisionStatus) -> bool | str:
+        refused = status.refused_interventions[len(before.refused_interventions) :]
+        mine = [r for r in refused if r.startswith(ours)]
+        if mine:
+            return mine[0].removeprefix(ours)
+        return status.attention != before.attention
+
+    return await _confirm(client, ticket_id, before, judge)
+
+
+async def _refuse_if_ended(
+    handle: WorkflowHandle[ProvisionNumbersWorkflow, ProvisionResult], ticket_id: str, what: str
+) -> None:
+    """A closed run takes no decision: say how and when it ended."""
+    description = await _describe(handle, ticket_id)
+    if description.status is WorkflowExecutionStatus.RUNNING:
+        return
+    ended = await _ended_as(handle, description.status)
+    when = f" at {description.close_time:%Y-%m-%d %H:%M:%S} UTC" if description.close_time else ""
+    raise ProvisioningRefused(
+        f"ticket {ticket_id}'s provisioning already ended {ended}{when}; nothing to {what}"
+    )
+
+
+async def _confirm(
+    client: Client,
+    ticket_id: str,
+    before: ProvisionStatus,
+    judge: Callable[[ProvisionStatus], bool | str],
+) -> DecisionSent:
+    """Watch the status after a signal: applied (True), refused (the reason), or not yet.
+
+    A worker that does not answer is "not applied yet": the signal is in the history and the
+    saga acts on it when a worker runs.
+    """
     deadline = asyncio.get_running_loop().time() + DECISION_WAIT
     status = before
     while asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.1)
         try:
             status = await read_status(client, ticket_id)
-        except NoWorkerAnswered:  # sent, and the saga takes it once a worker runs
+        except NoWorkerAnswered:
             return DecisionSent(status=status, applied=False)
-        refused = status.refused_interventions[len(before.refused_interventions) :]
-        if refused:
-            raise ProvisioningRefused(refused[0].split(": ", 1)[1])
-        if status.attention != before.attention:
+        verdict = judge(status)
+        if isinstance(verdict, str):
+            raise ProvisioningRefused(verdict)
+        if verdict:
             return DecisionSent(status=status, applied=True)
     return DecisionSent(status=status, applied=False)
 

@@ -30,6 +30,22 @@ def test_it_finds_secrets_and_full_numbers_but_not_masked_ones() -> None:
     assert all("sekret-value-123" not in hit.excerpt for hit in scanner.hits)
 
 
+def test_base64_that_happens_to_read_like_a_number_is_not_one() -> None:
+    """CI once failed on ciphertext whose base64 held ``+82236219``: the bytes are scanned, not it."""
+    scanner = LeakScanner()
+    ciphertext = base64.b64decode(
+        "hgzD1ucpPP3tRFmXwCr5nAiYwz95BYltutX48k2oGeKAZkqyInSGdrJDfnWS+82236219pisWxgu"
+    )
+    payload = {
+        "metadata": {"encoding": "YmluYXJ5L2VuY3J5cHRlZA=="},
+        "data": base64.b64encode(ciphertext).decode(),
+    }
+    assert "+82236219" in payload["data"]
+    scanner.scan_history("h", json.dumps({"input": {"payloads": [payload]}}))
+    assert scanner.hits == []
+    assert scanner.histories == 1
+
+
 def test_the_session_scanner_sees_info_logs_through_the_production_formatter() -> None:
     before = SCANNER.log_lines
     logging.getLogger("numberflow.test").info("reached the scanner for +14255554756")

@@ -28,6 +28,7 @@ from starlette.routing import Route
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from acs import parse_retry_after
 from contracts import metrics
 
 __all__ = [
@@ -78,6 +79,14 @@ def acs_request_hooks(
         if meter
         else None
     )
+    throttled = meter.create_counter(metrics.ACS_THROTTLED, "ACS answers 429") if meter else None
+    retry_after = (
+        meter.create_histogram_float(
+            metrics.ACS_RETRY_AFTER_SECONDS, "Wait asked by a 429's Retry-After", "seconds"
+        )
+        if meter
+        else None
+    )
 
     async def started(request: httpx.Request) -> None:
         request.extensions["numberflow_started"] = time.monotonic()
@@ -102,6 +111,12 @@ def acs_request_hooks(
             requests.add(1, labels)
             if begun is not None:
                 seconds.record(time.monotonic() - begun, labels)
+        if response.status_code == 429 and throttled is not None and retry_after is not None:
+            operation = {"operation": labels["operation"]}
+            throttled.add(1, operation)
+            wait = parse_retry_after(response.headers)
+            if wait is not None:
+                retry_after.record(wait, operation)
         span = request.extensions.get("numberflow_span")
         if span is not None:
             span.set_attribute("http.response.status_code", response.status_code)

@@ -73,6 +73,7 @@ from ._models import (
 )
 from ._paging import AsyncPager
 from ._phone_numbers import PhoneNumbersClient
+from ._pipeline import parse_retry_after
 from ._sip_models import (
     IpAddressVersion,
     PrivacyHeader,
@@ -155,4 +156,5 @@ __all__ = [
     "compute_content_hash",
     "compute_hmac_signature",
     "parse_connection_string",
+    "parse_retry_after",
 ]

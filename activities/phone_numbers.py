@@ -28,6 +28,7 @@ from acs import (
     PhoneNumbersReservation,
     ReservationStatus,
 )
+from contracts import metrics
 from contracts.activities import (
     CapabilityUpdateInput,
     HoldInput,
@@ -338,6 +339,7 @@ class PhoneNumberActivities:
             return LroOutcome(succeeded=True)
         with acs_errors_as_application_errors():
             poll = await self._client.get_operation(_ref(handle))
+        _count(metrics.ACS_LRO_POLLS, operation=handle.kind)
         if poll.status is OperationStatus.SUCCEEDED:
             return LroOutcome(succeeded=True)
         if poll.status is OperationStatus.FAILED:
@@ -422,7 +424,9 @@ class PhoneNumberActivities:
         for _ in range(_RELEASE_POLL_LIMIT):
             activity.heartbeat(handle.operation_id)
             poll = await self._client.get_operation(_ref(handle))
+            _count(metrics.ACS_LRO_POLLS, operation=handle.kind)
             if poll.status is OperationStatus.SUCCEEDED:
+                _count(metrics.NUMBERS_RELEASED)
                 return
             if poll.status is OperationStatus.FAILED:
                 raise ApplicationError(
@@ -432,6 +436,11 @@ class PhoneNumberActivities:
         raise ApplicationError(
             f"release {handle.operation_id} still running", type=OPERATION_PENDING
         )
+
+
+def _count(name: str, value: int = 1, **labels: str) -> None:
+    """Add to one of numberflow's counters (served with the worker's SDK metrics)."""
+    activity.metric_meter().create_counter(name).add(value, labels)
 
 
 def _to_reserve(number: AvailablePhoneNumber, request: ProvisionRequest) -> AvailablePhoneNumber:

@@ -17,10 +17,13 @@ from temporalio.client import Client
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
+from acs import PhoneNumbersClient
 from contracts import metrics
-from contracts.provision import Stage, workflow_id_for
+from contracts.provision import Rejection, Stage, workflow_id_for
 from emulator import EmulatorServer
-from telemetry import probe_app
+from provisioning import start_release
+from telemetry import acs_request_hooks, metrics_runtime, probe_app
+from tests.conftest import EmulatorEnv
 from tests.leaks import SCANNER
 from tests.world import CONVERTER, base_request
 from workflows import ProvisionNumbersWorkflow
@@ -78,16 +81,38 @@ async def test_a_saga_shows_in_the_worker_metrics(
                 task_queue=queue,
             )
             assert (await handle.result()).outcome is Stage.COMPLETED
+            release = await start_release(dev_env.client, request.ticket_id, queue)
+            assert len((await release.result()).numbers_released) == 2
+            rejected = await dev_env.client.start_workflow(
+                ProvisionNumbersWorkflow.run,
+                base_request(),
+                id=f"provision-T-{uuid.uuid4().hex[:8]}",
+                task_queue=queue,
+            )
+            while (await rejected.query(ProvisionNumbersWorkflow.status)).stage is not (
+                Stage.AWAITING_APPROVAL
+            ):
+                await asyncio.sleep(0.1)
+            await rejected.execute_update(
+                ProvisionNumbersWorkflow.reject, Rejection(approver="carol", reason="no")
+            )
+            assert (await rejected.result()).outcome is Stage.REJECTED
             text = (await http.get("/metrics")).text
     finally:
         worker.terminate()
         _, err = worker.communicate(timeout=30)
         SCANNER.scan_log_file("metrics worker", err)
     ours = {"task_queue": queue}
-    assert _value(text, metrics.PROVISIONINGS_STARTED, **ours) == 1
+    assert _value(text, metrics.PROVISIONINGS_STARTED, **ours) == 2
     assert _value(text, metrics.PROVISIONINGS_ENDED, outcome="completed", **ours) == 1
     assert _value(text, metrics.NUMBERS_PURCHASED, **ours) == 2
     assert _value(text, metrics.MONTHLY_COST_COMMITTED, currency="USD", **ours) == 400
+    assert _value(text, metrics.NUMBERS_RELEASED, **ours) == 2
+    assert _value(text, metrics.PROVISIONINGS_ENDED, outcome="rejected", **ours) == 1
+    assert _value(text, metrics.COMPENSATIONS, step="hold", result="succeeded", **ours) == 1
+    assert _value(text, metrics.COMPENSATION_FAILED, **ours) == 0
+    assert _value(text, metrics.ACS_LRO_POLLS, operation="reservationPurchase", **ours) >= 1
+    assert _value(text, metrics.ACS_LRO_POLLS, operation="release", **ours) >= 2
     assert _value(text, metrics.STAGE_SECONDS + "_count", stage="purchasing", **ours) == 1
     assert "temporal_workflow_completed" in text  # the SDK's own metrics, same endpoint
     assert _value(text, metrics.ACS_REQUESTS, status_class="2xx") > 5
@@ -111,3 +136,31 @@ async def test_readyz_fails_while_temporal_is_down() -> None:
         assert (await http.get("/readyz")).status_code == 503
         running = False
         assert (await http.get("/healthz")).status_code == 503
+
+
+async def test_throttled_answers_and_their_retry_after_are_measured(asgi_env: EmulatorEnv) -> None:
+    runtime, scrape_url = metrics_runtime()
+    async with asgi_env.admin() as admin:
+        await admin.post(
+            "/faults",
+            json={
+                "path": "^/phoneNumbers$",
+                "times": 1,
+                "action": {"type": "status", "status": 429, "retryAfter": 1},
+            },
+        )
+    async with (
+        httpx.AsyncClient(
+            transport=asgi_env.transport, event_hooks=acs_request_hooks(runtime)
+        ) as http,
+        PhoneNumbersClient.from_connection_string(
+            asgi_env.connection_string, http_client=http
+        ) as numbers,
+    ):
+        assert [n async for n in numbers.list_purchased_phone_numbers()] == []
+        async with httpx.AsyncClient() as scrape:
+            text = (await scrape.get(scrape_url)).text
+    listing = {"operation": "GET /phoneNumbers"}
+    assert _value(text, metrics.ACS_THROTTLED, **listing) == 1
+    assert _value(text, metrics.ACS_RETRY_AFTER_SECONDS + "_sum", **listing) == 1
+    assert _value(text, metrics.ACS_REQUESTS, status_class="2xx", **listing) == 1

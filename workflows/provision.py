@@ -17,7 +17,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
@@ -103,6 +103,15 @@ _COMPENSATION_ACTIONS = (InterventionKind.RETRY, InterventionKind.ABANDON)
 _WAIT = workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
 
 
+class _Compensation(NamedTuple):
+    """One registered undo: ``step`` labels its metric, ``name`` is what an operator reads."""
+
+    step: str
+    """``hold``, ``numbers`` or ``route``."""
+    name: str
+    run: Callable[[], Awaitable[None]]
+
+
 class _HoldLapsed(Exception):
     """Internal: the purchase found the hold expired; acquire a new one."""
 
@@ -129,7 +138,7 @@ class ProvisionNumbersWorkflow:
         self._errors: list[str] = []
         self._left: list[str] = []
         self._timeline: list[TimelineEntry] = []
-        self._compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._compensations: list[_Compensation] = []
         self._callbacks: list[CallbackInput] = []
         self._callback_sender: asyncio.Task[None] | None = None
         self._callbacks_refused = False
@@ -142,7 +151,7 @@ class ProvisionNumbersWorkflow:
         self._skipped: list[str] = []
         self._trunks: tuple[TrunkSpec, ...] | None = None
         """Trunks an operator's retry of routing gave instead of the request's."""
-        self._failed_compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._failed_compensations: list[_Compensation] = []
         self._last_compensation_failure: BaseException | None = None
 
     # -- the run -------------------------------------------------------------------------------
@@ -334,6 +343,7 @@ class ProvisionNumbersWorkflow:
         hold_id = str(workflow.uuid4())
         if request.hold_strategy is HoldStrategy.RESERVATION:
             self._register(
+                "hold",
                 f"release reservation {hold_id}",
                 self._release_hold(HoldStrategy.RESERVATION, hold_id),
             )
@@ -353,6 +363,7 @@ class ProvisionNumbersWorkflow:
                 cancellation_type=_WAIT,
             )
             self._register(
+                "hold",
                 "let the search hold lapse",
                 self._release_hold(HoldStrategy.SEARCH, str(search.resource_id)),
             )
@@ -401,8 +412,7 @@ class ProvisionNumbersWorkflow:
         """Let the lapsed hold go and take a new one; ask again only if it costs more."""
         self._note("hold lapsed; acquiring a new one")
         assert len(self._compensations) == 1, "only the hold is registered before the purchase"
-        _, release = self._compensations.pop()
-        await release()
+        await self._compensations.pop().run()
         await self._acquire_hold()
         assert self._hold is not None and self._approved_cost is not None
         if self._hold.monthly_cost > self._approved_cost:
@@ -535,7 +545,9 @@ class ProvisionNumbersWorkflow:
             agree_to_not_resell=self._request.agree_to_not_resell,
         )
         started: list[LroHandle] = []
-        self._register("release purchased numbers", self._release_purchased(purchase, started))
+        self._register(
+            "numbers", "release purchased numbers", self._release_purchased(purchase, started)
+        )
         try:
             handle = await workflow.execute_activity_method(
                 PhoneNumberActivities.begin_purchase,
@@ -651,8 +663,8 @@ class ProvisionNumbersWorkflow:
         self._enter(Stage.ROUTING)
         name = self._request.route_name
         compensation = f"detach route {name}"
-        if not any(registered == compensation for registered, _ in self._compensations):
-            self._register(compensation, self._detach_route(name))
+        if not any(registered.name == compensation for registered in self._compensations):
+            self._register("route", compensation, self._detach_route(name))
         self._route = await workflow.execute_activity_method(
             SipWriterActivities.attach_route,
             AttachRouteInput(
@@ -708,8 +720,8 @@ class ProvisionNumbersWorkflow:
 
     # -- compensation --------------------------------------------------------------------------
 
-    def _register(self, name: str, compensation: Callable[[], Awaitable[None]]) -> None:
-        self._compensations.append((name, compensation))
+    def _register(self, step: str, name: str, compensation: Callable[[], Awaitable[None]]) -> None:
+        self._compensations.append(_Compensation(step, name, compensation))
 
     async def _unwind(self, error: BaseException) -> ProvisionResult:
         self._attention = None
@@ -723,6 +735,7 @@ class ProvisionNumbersWorkflow:
             await _unabandonable(self._compensation_attention())
         _count(metrics.PROVISIONINGS_ENDED, outcome=outcome.value)
         if self._left:
+            _count(metrics.COMPENSATION_FAILED)
             self._enter(Stage.COMPENSATION_FAILED)
             await self._drain_callbacks()
             raise ApplicationError(
@@ -744,15 +757,19 @@ class ProvisionNumbersWorkflow:
     async def _compensate(self) -> None:
         self._failed_compensations = []
         self._left.clear()
-        for name, compensation in reversed(self._compensations):
+        for compensation in reversed(self._compensations):
             try:
-                await compensation()
+                await compensation.run()
             except (ActivityError, ApplicationError) as failure:
-                workflow.logger.error("compensation %r failed: %s", name, _describe(failure))
-                self._left.append(f"{name}: {_describe(failure)}")
-                _count(metrics.COMPENSATIONS_FAILED)
-                self._failed_compensations.insert(0, (name, compensation))
+                workflow.logger.error(
+                    "compensation %r failed: %s", compensation.name, _describe(failure)
+                )
+                self._left.append(f"{compensation.name}: {_describe(failure)}")
+                _count(metrics.COMPENSATIONS, step=compensation.step, result="failed")
+                self._failed_compensations.insert(0, compensation)
                 self._last_compensation_failure = failure
+            else:
+                _count(metrics.COMPENSATIONS, step=compensation.step, result="succeeded")
         self._compensations.clear()
 
     def _parks_compensations(self) -> bool:

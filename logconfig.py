@@ -6,7 +6,9 @@ through the same processors, so every line has one shape and one set of protecti
 * tracebacks never carry frame locals (they held webhook secrets and activity inputs) and are
   bounded in frames;
 * phone numbers are masked (``+1425***4756``) in every line at INFO and above, whatever logger
-  wrote it and wherever the number sits (message, field, URL, exception text).
+  wrote it and wherever the number sits (message, field, URL, exception text);
+* a line written inside a traced span carries its ``trace_id`` and ``span_id``, so a log line
+  leads to its trace and back.
 """
 
 from __future__ import annotations
@@ -17,13 +19,26 @@ import sys
 from typing import Any, TextIO
 
 import structlog
+from opentelemetry import trace
 from structlog.tracebacks import ExceptionDictTransformer
 from temporalio import activity, workflow
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from contracts.operations import ticket_id_of
 
-__all__ = ["LogContextInterceptor", "build_formatter", "configure_logging", "mask_phone_numbers"]
+__all__ = [
+    "LOG_LEVELS",
+    "LOG_LEVEL_VAR",
+    "LogContextInterceptor",
+    "build_formatter",
+    "configure_logging",
+    "mask_phone_numbers",
+    "parse_log_level",
+]
+
+LOG_LEVEL_VAR = "NUMBERFLOW_LOG_LEVEL"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+"""What ``NUMBERFLOW_LOG_LEVEL`` may say, in any case."""
 
 MAX_TRACEBACK_FRAMES = 12
 """Enough to see where an error came from; a failure log stays a few KB, not tens."""
@@ -31,6 +46,14 @@ MAX_TRACEBACK_FRAMES = 12
 _PHONE_NUMBER = re.compile(r"(\+|%2[Bb])([1-9]\d{6,14})")
 """An E.164 number as written in text or URL-encoded in a path (``%2B1425…``)."""
 _MASKED_LEVELS = frozenset({"info", "warning", "warn", "error", "critical", "exception"})
+
+
+def parse_log_level(value: str) -> str:
+    """The level's canonical name, or ``ValueError`` listing the ones allowed."""
+    level = value.strip().lower()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return level
 
 
 def mask_phone_numbers(text: str) -> str:
@@ -89,6 +112,17 @@ def _temporal_fields(
     return event_dict
 
 
+def _trace_ids(
+    _logger: Any, _name: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """The current span's trace and span ids (nothing while tracing is off)."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", trace.format_trace_id(context.trace_id))
+        event_dict.setdefault("span_id", trace.format_span_id(context.span_id))
+    return event_dict
+
+
 class LogContextInterceptor(Interceptor):
     """Binds the activity's workflow, run, ticket and type to every log line it causes.
 
@@ -122,6 +156,7 @@ def _common_processors() -> list[structlog.types.Processor]:
     return [
         structlog.contextvars.merge_contextvars,
         _temporal_fields,
+        _trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -172,4 +207,4 @@ def configure_logging(
     handler.setFormatter(build_formatter(json=use_json))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(parse_log_level(level).upper())

@@ -19,6 +19,7 @@ from codec import PayloadKeys
 from contracts.callback_hosts import ENV_VAR as CALLBACK_HOSTS_VAR
 from contracts.callback_hosts import CallbackHosts
 from contracts.task_queues import TASK_QUEUE
+from logconfig import LOG_LEVEL_VAR, parse_log_level
 
 __all__ = ["IngressSettings", "Settings", "SettingsError", "load"]
 
@@ -52,9 +53,14 @@ class _Common(BaseSettings):
     """Where ticket callbacks may go (``contracts.callback_hosts``); unset: no callbacks."""
     payload_keys: SecretStr | None = Field(None, alias=PAYLOAD_KEYS_VAR)
     """Encrypt Temporal payloads (``codec``); unset: payloads are stored as they are."""
-    log_level: str = Field("INFO", alias="NUMBERFLOW_LOG_LEVEL")
+    log_level: str = Field("INFO", alias=LOG_LEVEL_VAR)
     log_json: bool | None = Field(None, alias="NUMBERFLOW_LOG_JSON")
     """JSON logs; by default JSON unless stderr is a terminal."""
+
+    @field_validator("log_level")
+    @classmethod
+    def _valid_level(cls, value: str) -> str:
+        return parse_log_level(value)
 
     @field_validator("callback_allowed_hosts")
     @classmethod

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from logconfig import LOG_LEVEL_VAR, configure_logging, parse_log_level
+
 from ._common import err_console
 from ._demo import demo, dev
 from ._emulator import emulator
@@ -151,6 +153,17 @@ def main() -> None:
     successful command, which would turn a success into a failure for scripts.
     """
     try:
+        level = parse_log_level(os.environ.get(LOG_LEVEL_VAR, "warning"))
+    except ValueError as error:
+        err_console.print(
+            f"error: configuration: {LOG_LEVEL_VAR}: {error}", markup=False, soft_wrap=True
+        )
+        sys.stderr.flush()
+        os._exit(2)
+    # Commands that run a service (worker, ingress, codec-server) configure their own from the
+    # same variable, with INFO as their default.
+    configure_logging(level)
+    try:
         build_command().main(prog_name="numberflow", standalone_mode=True)
         code = 0
     except SystemExit as done:
@@ -159,12 +172,11 @@ def main() -> None:
         err_console.print("interrupted; anything already started keeps running in Temporal")
         code = 130
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, no traceback
-        if os.environ.get("NUMBERFLOW_LOG_LEVEL", "").lower() == "debug":
+        if level == "debug":
             traceback.print_exc()
         message = " ".join(str(error).split())[:300]
         err_console.print(
-            f"error: {type(error).__name__}: {message} (NUMBERFLOW_LOG_LEVEL=debug shows the "
-            "traceback)",
+            f"error: {type(error).__name__}: {message} ({LOG_LEVEL_VAR}=debug shows the traceback)",
             soft_wrap=True,
             markup=False,
         )

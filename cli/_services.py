@@ -19,7 +19,7 @@ from codec import ENV_VAR as PAYLOAD_KEYS_VAR
 from codec import TOKENS_ENV_VAR, EncryptionCodec, create_codec_app
 from connection import TemporalConfigError, wait_for_temporal
 from ingress import create_app
-from logconfig import configure_logging
+from logconfig import LOG_LEVEL_VAR, configure_logging
 from settings import IngressSettings, SettingsError, load
 from telemetry import serve_in_background
 from tracing import configure_tracing
@@ -77,7 +77,10 @@ def ingress(
                 await stack.enter_async_context(
                     serve_in_background(metrics_app, settings.metrics_address)
                 )
-            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None))
+            # The ingress writes one access line per request itself, with its request id.
+            server = uvicorn.Server(
+                uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+            )
             await server.serve()
 
     try:
@@ -111,7 +114,7 @@ def codec_server(
     if not tokens and not _is_loopback(host):
         fail(f"set {TOKENS_ENV_VAR} to serve on {host}; without tokens only loopback", 2)
     origins = ui_origin or ["http://localhost:8233", "http://127.0.0.1:8233"]
-    configure_logging()
+    configure_logging(os.environ.get(LOG_LEVEL_VAR, "info"))
     app = create_codec_app(EncryptionCodec(keys), tokens=tokens, ui_origins=origins)
     uvicorn.run(app, host=host, port=port, log_config=None)
 

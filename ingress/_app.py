@@ -50,6 +50,7 @@ from provisioning import (
 
 from ._errors import ApiProblem, install_error_handlers, problem
 from ._metrics import instrument
+from ._request_ids import RequestIdMiddleware
 
 __all__ = ["create_app"]
 
@@ -84,6 +85,7 @@ def create_app(
     install_error_handlers(app)
     if metrics_registry is not None:
         instrument(app, metrics_registry)
+    app.add_middleware(RequestIdMiddleware)  # outside the metrics: their time is in its line
 
     @app.post(
         "/webhooks/tickets",

@@ -8,6 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ._request_ids import REQUEST_ID_HEADER, request_id_of
+
 __all__ = ["ApiProblem", "install_error_handlers", "problem"]
 
 log = structlog.get_logger("numberflow.ingress")
@@ -51,5 +53,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", path=request.url.path, exc_info=exc)
-        return problem(500, "InternalError", "internal error; see the ingress logs")
+        # Starlette calls this outside the middleware stack: the request id is passed by hand.
+        request_id = request_id_of(request.scope) or "-"
+        log.error("unhandled error", path=request.url.path, request_id=request_id, exc_info=exc)
+        answer = problem(
+            500, "InternalError", f"internal error; the ingress logs have request {request_id}"
+        )
+        answer.headers[REQUEST_ID_HEADER] = request_id
+        return answer

@@ -1,9 +1,12 @@
-"""One trace from ``POST /webhooks/tickets`` to the ACS purchase it causes, and no phone
-number in any span attribute (OpenTelemetry with an in-memory exporter)."""
+"""One trace from ``POST /webhooks/tickets`` to the ACS purchase it causes, no phone number
+in any span attribute, and log lines that name their trace (OpenTelemetry with an in-memory
+exporter)."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import re
 import time
 import uuid
@@ -25,7 +28,7 @@ from contracts.signing import SIGNATURE_HEADER, sign
 from emulator import EmulatorConfig
 from emulator import create_app as create_emulator
 from ingress import create_app
-from logconfig import LogContextInterceptor
+from logconfig import LogContextInterceptor, build_formatter
 from telemetry import acs_request_hooks
 from tests.conftest import EmulatorEnv
 from tests.world import CALLBACK_HOSTS, CONVERTER, base_request
@@ -65,6 +68,10 @@ async def test_one_trace_from_the_webhook_to_the_acs_purchase(
     ingress = create_app(client, [SECRET], callback_hosts=CALLBACK_HOSTS, task_queue=queue)
     FastAPIInstrumentor.instrument_app(ingress, tracer_provider=provider)
     request = base_request(approval=AUTO)
+    logs = io.StringIO()
+    handler = logging.StreamHandler(logs)
+    handler.setFormatter(build_formatter(json=True))
+    logging.getLogger().addHandler(handler)
     body = json.dumps({"event": "created", "request": request.model_dump(mode="json")}).encode()
     async with (
         httpx.AsyncClient(
@@ -97,6 +104,7 @@ async def test_one_trace_from_the_webhook_to_the_acs_purchase(
             workflow_id_for(request.ticket_id), result_type=ProvisionResult
         )
         assert (await handle.result()).outcome is Stage.COMPLETED
+    logging.getLogger().removeHandler(handler)
     spans = exporter.get_finished_spans()
     webhook = next(s for s in spans if s.name == "POST /webhooks/tickets")
     purchase = next(s for s in spans if s.name.startswith("ACS POST") and ":purchase" in s.name)
@@ -106,3 +114,12 @@ async def test_one_trace_from_the_webhook_to_the_acs_purchase(
     for span in spans:
         for value in (span.attributes or {}).values():
             assert not re.search(r"(\+|%2B)\d{8,}", str(value)), (span.name, value)
+
+    trace_id = f"{webhook.context.trace_id:032x}"
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    access = next(line for line in lines if line["event"] == "request")
+    assert (
+        access["trace_id"] == trace_id and access["request_id"] == response.headers["X-Request-Id"]
+    )
+    bought = [line for line in lines if ":purchase" in line["event"]]
+    assert bought and all(line["trace_id"] == trace_id for line in bought), bought

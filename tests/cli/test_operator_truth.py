@@ -74,6 +74,17 @@ async def test_replay_edges(dev_saga: Saga) -> None:
     assert got == 2 and one_line(err)
 
 
+async def test_the_log_level_is_honoured_and_checked(dev_saga: Saga) -> None:
+    """NUMBERFLOW_LOG_LEVEL: a bad value is a configuration error; debug shows debug lines."""
+    got, _, err = await cli(dev_saga, "status", "T-1", extra_env={"NUMBERFLOW_LOG_LEVEL": "loud"})
+    assert got == 2 and "NUMBERFLOW_LOG_LEVEL: must be one of debug" in err and one_line(err)
+    debug = {**NO_TEMPORAL, "NUMBERFLOW_LOG_LEVEL": "DEBUG"}
+    got, _, err = await cli(dev_saga, "status", "T-1", extra_env=debug)
+    assert got == 3 and '"level": "debug"' in err and "Traceback" not in err
+    got, _, err = await cli(dev_saga, "status", "T-1", extra_env=NO_TEMPORAL)
+    assert got == 3 and one_line(err)
+
+
 async def test_a_profile_that_does_not_exist_is_named(dev_saga: Saga) -> None:
     got, _, err = await cli(dev_saga, "status", "T-1", extra_env={"TEMPORAL_PROFILE": "nosuch"})
     assert got == 2 and "nosuch" in err and "TEMPORAL_ADDRESS" not in err and one_line(err)
@@ -97,6 +108,7 @@ def _worker_env(**extra: str) -> dict[str, str]:
         ({}, "ACS_CONNECTION_STRING"),
         ({"ACS_CONNECTION_STRING": "endpoint=https://x;accesskey"}, "ACS_CONNECTION_STRING"),
         ({"ACS_CONNECTION_STRING": "garbage-without-parts"}, "ACS_CONNECTION_STRING"),
+        ({"ACS_ENDPOINT": "https://x", "NUMBERFLOW_LOG_LEVEL": "verbose"}, "NUMBERFLOW_LOG_LEVEL"),
     ],
 )
 def test_the_worker_names_a_bad_setting_in_one_line(env: dict[str, str], named: str) -> None:

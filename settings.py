@@ -104,6 +104,10 @@ class Settings(_Common):
     """``host:port`` of ``/metrics``, ``/healthz`` and ``/readyz``; unset: no endpoint."""
     metrics_prefix: str | None = Field(None, alias="NUMBERFLOW_METRICS_PREFIX")
     """Prefix of the Temporal SDK's metric names (the SDK's default: ``temporal_``)."""
+    stage_count_seconds: float = Field(
+        30.0, alias="NUMBERFLOW_STAGE_COUNT_SECONDS", gt=0.1, le=3600
+    )
+    """How often the sagas waiting for a person are counted for the metrics endpoint."""
 
     @field_validator("acs_connection_string")
     @classmethod

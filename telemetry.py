@@ -4,7 +4,8 @@ The Temporal SDK serves its metrics (and numberflow's, recorded through its mete
 internal loopback port; this small server, on ``NUMBERFLOW_METRICS_ADDRESS``, answers
 ``/metrics`` from it, ``/healthz`` (the process and the worker run) and ``/readyz``
 (Temporal answers and the worker runs). ACS calls are counted and timed by operation, with
-paths reduced to templates so no phone number becomes a label.
+paths reduced to templates so no phone number becomes a label; the sagas waiting for a person
+are counted from Temporal's visibility.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import structlog
 import uvicorn
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.applications import Starlette
@@ -27,9 +29,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import RPCError
 
 from acs import parse_retry_after
 from contracts import metrics
+from contracts.provision import PROVISION_WORKFLOW_TYPE, Stage
+from contracts.search_attributes import PROVISIONING_STAGE
 
 __all__ = [
     "acs_request_hooks",
@@ -37,11 +42,17 @@ __all__ = [
     "operation_of",
     "probe_app",
     "serve_in_background",
+    "stage_gauges",
 ]
+
+WAITING_STAGES = (Stage.AWAITING_APPROVAL, Stage.NEEDS_ATTENTION)
+"""The stages where a saga waits for a person: what an operator wants to see counted."""
 
 _NUMBER = re.compile(r"/(?:%2[Bb]|\+)\d+")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _READY_TIMEOUT = timedelta(seconds=3)
+
+log = structlog.get_logger("numberflow.telemetry")
 
 
 def metrics_runtime(prefix: str | None = None) -> tuple[Runtime, str]:
@@ -161,6 +172,47 @@ def probe_app(
             Route("/readyz", readyz),
         ]
     )
+
+
+@contextlib.asynccontextmanager
+async def stage_gauges(
+    client: Client, runtime: Runtime, task_queue: str, every: timedelta
+) -> AsyncIterator[None]:
+    """While the block runs, count the running sagas in each waiting stage, ``every`` so often.
+
+    A workflow cannot keep a gauge across runs, and counters of parkings and decisions drift
+    with every worker restart: the count comes from Temporal's visibility, which is the truth
+    the Web UI and ``numberflow list`` show.
+    """
+    gauge = runtime.metric_meter.create_gauge(
+        metrics.PROVISIONINGS_IN_STAGE, "Running provisionings waiting in a stage"
+    )
+
+    async def count_forever() -> None:
+        while True:
+            for stage in WAITING_STAGES:
+                query = (
+                    f"WorkflowType = '{PROVISION_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'"
+                    f" AND TaskQueue = '{task_queue}'"
+                    f" AND {PROVISIONING_STAGE.name} = '{stage.value}'"
+                )
+                try:
+                    counted = await client.count_workflows(query)
+                except RPCError as error:
+                    log.warning(
+                        "could not count provisionings", stage=stage.value, error=str(error)
+                    )
+                    continue
+                gauge.set(counted.count, {"stage": stage.value, "task_queue": task_queue})
+            await asyncio.sleep(every.total_seconds())
+
+    counting = asyncio.create_task(count_forever())
+    try:
+        yield
+    finally:
+        counting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await counting
 
 
 @contextlib.asynccontextmanager

@@ -29,7 +29,13 @@ from connection import (
 )
 from logconfig import LogContextInterceptor, configure_logging
 from settings import Settings, SettingsError, load
-from telemetry import acs_request_hooks, metrics_runtime, probe_app, serve_in_background
+from telemetry import (
+    acs_request_hooks,
+    metrics_runtime,
+    probe_app,
+    serve_in_background,
+    stage_gauges,
+)
 from tracing import configure_tracing
 from workflows import WORKFLOWS
 
@@ -118,9 +124,13 @@ async def main() -> None:
         if await ensure_reconcile_schedule(client, settings.task_queue):
             log.info("reconciliation schedule created", schedule=RECONCILE_SCHEDULE_ID)
         worker = build_worker(client, numbers, sip, http, settings)
-        if settings.metrics_address:
+        if runtime is not None and settings.metrics_address:
             app = probe_app(sdk_metrics_url, client, lambda: worker.is_running)
             await stack.enter_async_context(serve_in_background(app, settings.metrics_address))
+            every = timedelta(seconds=settings.stage_count_seconds)
+            await stack.enter_async_context(
+                stage_gauges(client, runtime, settings.task_queue, every)
+            )
             log.info("metrics and probes served", address=settings.metrics_address)
         log.info("worker started", task_queue=settings.task_queue, acs=numbers.endpoint)
         async with worker:

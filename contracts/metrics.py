@@ -19,6 +19,7 @@ __all__ = [
     "NUMBERS_PURCHASED",
     "NUMBERS_RELEASED",
     "PROVISIONINGS_ENDED",
+    "PROVISIONINGS_IN_STAGE",
     "PROVISIONINGS_STARTED",
     "STAGE_SECONDS",
 ]
@@ -26,6 +27,9 @@ __all__ = [
 PROVISIONINGS_STARTED = "numberflow_provisionings_started"
 PROVISIONINGS_ENDED = "numberflow_provisionings_ended"
 """Label ``outcome``: completed, completed_with_skips, rejected, expired, cancelled, failed."""
+PROVISIONINGS_IN_STAGE = "numberflow_provisionings_in_stage"
+"""Gauge; label ``stage`` (awaiting_approval, needs_attention): running sagas there now, as
+Temporal's visibility counts them (every worker reports the same figure: take ``max``)."""
 NUMBERS_PURCHASED = "numberflow_numbers_purchased"
 NUMBERS_RELEASED = "numberflow_numbers_released"
 """Numbers ACS confirmed released: compensations, ticket releases and orphan clean-ups."""

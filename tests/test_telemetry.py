@@ -4,6 +4,7 @@ a saga through it, and a scrape of what an operator's Prometheus would read."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import socket
@@ -11,19 +12,31 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
-from temporalio.client import Client
+import promql_parser
+import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
 from acs import PhoneNumbersClient
 from contracts import metrics
-from contracts.provision import Rejection, Stage, workflow_id_for
+from contracts.provision import (
+    Intervention,
+    InterventionKind,
+    ProvisionRequest,
+    Rejection,
+    Stage,
+    workflow_id_for,
+)
 from emulator import EmulatorServer
-from provisioning import start_release
+from ingress import create_app
+from provisioning import intervene, start_release
 from telemetry import acs_request_hooks, metrics_runtime, probe_app
-from tests.conftest import EmulatorEnv
+from tests.conftest import FAST, EmulatorEnv
 from tests.leaks import SCANNER
 from tests.world import CONVERTER, base_request
 from workflows import ProvisionNumbersWorkflow
@@ -48,21 +61,72 @@ def _value(text: str, name: str, **labels: str) -> float:
     return total
 
 
-async def test_a_saga_shows_in_the_worker_metrics(
-    dev_env: WorkflowEnvironment, loopback_server: EmulatorServer
+UNVERIFIED = {"trunks": [{"fqdn": "sbc.unverified.net", "port": 5061}]}
+RELEASE_LOCKED = {
+    "operation": "PhoneNumbers_ReleasePhoneNumber",
+    "action": {"type": "status", "status": 403, "code": "InsufficientPermissions"},
+}
+THROTTLED_ONCE = {
+    "method": "GET",
+    "path": "^/phoneNumbers/",
+    "times": 1,
+    "action": {"type": "status", "status": 429, "code": "TooManyRequests", "retryAfter": 1},
+}
+
+
+async def _until(handle: WorkflowHandle[Any, Any], stage: Stage, step: str | None = None) -> None:
+    for _ in range(300):
+        status = await handle.query(ProvisionNumbersWorkflow.status)
+        if status.stage is stage and (
+            step is None or (status.attention and status.attention.step == step)
+        ):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{handle.id} never reached {stage} {step or ''}")
+
+
+async def _scrape_until(http: httpx.AsyncClient, name: str, value: float, **labels: str) -> str:
+    """The worker's metrics once ``name`` reads ``value`` (a gauge set every half second)."""
+    for _ in range(100):
+        text = (await http.get("/metrics")).text
+        if _value(text, name, **labels) == value:
+            return text
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{name} {labels} never read {value}")
+
+
+async def test_sagas_show_in_the_worker_metrics_and_the_dashboards_read_them(
+    dev_env: WorkflowEnvironment,
 ) -> None:
+    """One worker process; sagas completed, released, rejected, throttled, parked, abandoned.
+
+    Then every metric the Grafana dashboard and the alert rules query is one this scrape (or
+    the ingress's) really holds.
+    """
     port, queue = _free_port(), f"metrics-{uuid.uuid4().hex[:8]}"
+    acs = EmulatorServer(FAST).start()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ACS_")},
         "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "ACS_CONNECTION_STRING": loopback_server.connection_string,
+        "ACS_CONNECTION_STRING": acs.connection_string,
         "NUMBERFLOW_TASK_QUEUE": queue,
         "NUMBERFLOW_METRICS_ADDRESS": f"127.0.0.1:{port}",
+        "NUMBERFLOW_STAGE_COUNT_SECONDS": "0.5",
         "NUMBERFLOW_LOG_JSON": "true",
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "worker"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
     )
+    client = dev_env.client
+
+    async def start(request: ProvisionRequest) -> WorkflowHandle[Any, Any]:
+        return await client.start_workflow(
+            ProvisionNumbersWorkflow.run,
+            request,
+            id=workflow_id_for(request.ticket_id),
+            task_queue=queue,
+        )
+
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             for _ in range(200):
@@ -73,51 +137,60 @@ async def test_a_saga_shows_in_the_worker_metrics(
                     pass
                 await asyncio.sleep(0.1)
             assert (await http.get("/healthz")).json() == {"status": "ok"}
-            request = base_request(approval=AUTO)
-            handle = await dev_env.client.start_workflow(
-                ProvisionNumbersWorkflow.run,
-                request,
-                id=workflow_id_for(request.ticket_id),
-                task_queue=queue,
-            )
-            assert (await handle.result()).outcome is Stage.COMPLETED
-            release = await start_release(dev_env.client, request.ticket_id, queue)
+            acs.app.emulator.faults.add(THROTTLED_ONCE)
+            completed = base_request(approval=AUTO)
+            assert (await (await start(completed)).result()).outcome is Stage.COMPLETED
+            release = await start_release(client, completed.ticket_id, queue)
             assert len((await release.result()).numbers_released) == 2
-            rejected = await dev_env.client.start_workflow(
-                ProvisionNumbersWorkflow.run,
-                base_request(),
-                id=f"provision-T-{uuid.uuid4().hex[:8]}",
-                task_queue=queue,
-            )
-            while (await rejected.query(ProvisionNumbersWorkflow.status)).stage is not (
-                Stage.AWAITING_APPROVAL
-            ):
-                await asyncio.sleep(0.1)
+
+            rejected = await start(base_request())
+            await _until(rejected, Stage.AWAITING_APPROVAL)
+            await _scrape_until(http, metrics.PROVISIONINGS_IN_STAGE, 1, stage="awaiting_approval")
             await rejected.execute_update(
                 ProvisionNumbersWorkflow.reject, Rejection(approver="carol", reason="no")
             )
             assert (await rejected.result()).outcome is Stage.REJECTED
-            text = (await http.get("/metrics")).text
+
+            acs.app.emulator.faults.add(RELEASE_LOCKED)
+            parked_request = base_request(routing=UNVERIFIED, approval=AUTO)
+            parked = await start(parked_request)
+            await _until(parked, Stage.NEEDS_ATTENTION, "routing")
+            await _scrape_until(http, metrics.PROVISIONINGS_IN_STAGE, 1, stage="needs_attention")
+            give_up = Intervention(action=InterventionKind.ABORT, by="ops", reason="give up")
+            await intervene(client, parked_request.ticket_id, give_up)
+            await _until(parked, Stage.NEEDS_ATTENTION, "compensation")
+            by_hand = Intervention(action=InterventionKind.ABANDON, by="ops", reason="by hand")
+            await intervene(client, parked_request.ticket_id, by_hand)
+            await _until(parked, Stage.COMPENSATION_FAILED)
+            text = await _scrape_until(
+                http, metrics.PROVISIONINGS_IN_STAGE, 0, stage="needs_attention"
+            )
     finally:
         worker.terminate()
         _, err = worker.communicate(timeout=30)
         SCANNER.scan_log_file("metrics worker", err)
+        acs.stop()
     ours = {"task_queue": queue}
-    assert _value(text, metrics.PROVISIONINGS_STARTED, **ours) == 2
+    assert _value(text, metrics.PROVISIONINGS_STARTED, **ours) == 3
     assert _value(text, metrics.PROVISIONINGS_ENDED, outcome="completed", **ours) == 1
-    assert _value(text, metrics.NUMBERS_PURCHASED, **ours) == 2
+    assert _value(text, metrics.PROVISIONINGS_ENDED, outcome="rejected", **ours) == 1
+    assert _value(text, metrics.PROVISIONINGS_ENDED, outcome="failed", **ours) == 1
+    assert _value(text, metrics.NUMBERS_PURCHASED, **ours) == 4
     assert _value(text, metrics.MONTHLY_COST_COMMITTED, currency="USD", **ours) == 400
     assert _value(text, metrics.NUMBERS_RELEASED, **ours) == 2
-    assert _value(text, metrics.PROVISIONINGS_ENDED, outcome="rejected", **ours) == 1
-    assert _value(text, metrics.COMPENSATIONS, step="hold", result="succeeded", **ours) == 1
-    assert _value(text, metrics.COMPENSATION_FAILED, **ours) == 0
+    assert _value(text, metrics.STAGE_SECONDS + "_count", stage="purchasing", **ours) == 2
+    assert _value(text, metrics.COMPENSATIONS, step="hold", result="succeeded", **ours) == 2
+    assert _value(text, metrics.COMPENSATIONS, step="numbers", result="failed", **ours) >= 1
+    assert _value(text, metrics.NEEDS_ATTENTION, step="routing", error_code="MissingDomain") == 1
+    assert _value(text, metrics.COMPENSATION_FAILED, **ours) == 1
     assert _value(text, metrics.ACS_LRO_POLLS, operation="reservationPurchase", **ours) >= 1
     assert _value(text, metrics.ACS_LRO_POLLS, operation="release", **ours) >= 2
-    assert _value(text, metrics.STAGE_SECONDS + "_count", stage="purchasing", **ours) == 1
+    assert _value(text, metrics.ACS_THROTTLED) == 1
     assert "temporal_workflow_completed" in text  # the SDK's own metrics, same endpoint
     assert _value(text, metrics.ACS_REQUESTS, status_class="2xx") > 5
     assert 'operation="GET /phoneNumbers/{number}"' in text
     assert not re.search(r"(%2B|\+)\d{8,}", text), "a phone number became a label"
+    _assert_dashboards_read(text + await _ingress_scrape())
 
 
 async def test_readyz_fails_while_temporal_is_down() -> None:
@@ -164,3 +237,69 @@ async def test_throttled_answers_and_their_retry_after_are_measured(asgi_env: Em
     assert _value(text, metrics.ACS_THROTTLED, **listing) == 1
     assert _value(text, metrics.ACS_RETRY_AFTER_SECONDS + "_sum", **listing) == 1
     assert _value(text, metrics.ACS_REQUESTS, status_class="2xx", **listing) == 1
+
+
+OBSERVABILITY = ROOT / "deploy" / "observability"
+_TEMPLATE_VARIABLE = re.compile(r"\$\{?(\w+)\}?")
+
+
+async def _ingress_scrape() -> str:
+    """What the ingress's own metrics listener serves after a request."""
+    registry = CollectorRegistry()
+    unreachable = await Client.connect(
+        "127.0.0.1:1", lazy=True, data_converter=CONVERTER, retry_config=RetryConfig(max_retries=0)
+    )
+    app = create_app(unreachable, ["s" * 16], metrics_registry=registry)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://i.test"
+    ) as http:
+        await http.get("/healthz")
+    return generate_latest(registry).decode()
+
+
+def _queries() -> list[tuple[str, str]]:
+    """(where, PromQL) of every dashboard panel and alert rule."""
+    dashboard = json.loads((OBSERVABILITY / "grafana-dashboard.json").read_text())
+    found = [
+        (f"panel {panel['title']!r}", target["expr"])
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+    ]
+    rules = yaml.safe_load((OBSERVABILITY / "alerts.yaml").read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            assert {"alert", "expr", "for", "labels", "annotations"} <= rule.keys(), rule
+            assert rule["labels"]["severity"] in {"page", "ticket"}, rule["alert"]
+            assert rule["annotations"]["summary"] and rule["annotations"]["runbook"], rule["alert"]
+            found.append((f"alert {rule['alert']}", rule["expr"]))
+    return found
+
+
+def _metric_names(node: Any) -> set[str]:
+    """The metric names a parsed PromQL expression selects."""
+    if isinstance(node, promql_parser.VectorSelector):
+        return {node.name} if node.name else set()
+    names: set[str] = set()
+    for attribute in ("lhs", "rhs", "expr", "param", "vector_selector"):
+        child = getattr(node, attribute, None)
+        if child is not None:
+            names |= _metric_names(child)
+    for argument in getattr(node, "args", None) or ():
+        names |= _metric_names(argument)
+    return names
+
+
+def _assert_dashboards_read(scraped: str) -> None:
+    exported = {
+        line.split("{")[0].split(" ")[0]
+        for line in scraped.splitlines()
+        if line and not line.startswith("#")
+    }
+    queries = _queries()
+    assert len(queries) >= 10
+    for where, expr in queries:
+        concrete = expr.replace("$__rate_interval", "5m")
+        names = _metric_names(promql_parser.parse(_TEMPLATE_VARIABLE.sub("x", concrete)))
+        assert names, f"{where}: selects no metric"
+        missing = names - exported
+        assert not missing, f"{where}: {sorted(missing)} are not exported"

@@ -7,7 +7,6 @@ data converter, the custom search attributes, and the reconciliation schedule.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -31,6 +30,7 @@ from codec import ENV_VAR as PAYLOAD_KEYS_VAR
 from codec import PayloadKeys, data_converter
 from contracts.operations import ReconcileRequest
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
+from settings import SettingsError, variable
 
 __all__ = [
     "RECONCILE_SCHEDULE_ID",
@@ -47,13 +47,14 @@ __all__ = [
 
 RECONCILE_SCHEDULE_ID = "numberflow-reconcile"
 RECONCILE_WORKFLOW_TYPE = "ReconcileWorkflow"
+API_KEY_VAR = "TEMPORAL_API_KEY"
 
 
 def payload_keys_from_environment() -> PayloadKeys | None:
-    """``NUMBERFLOW_PAYLOAD_KEYS`` for the commands that build no settings object (the CLI)."""
+    """``NUMBERFLOW_PAYLOAD_KEYS`` or its ``_FILE``, for commands without settings (the CLI)."""
     try:
-        return PayloadKeys.parse(os.environ.get(PAYLOAD_KEYS_VAR))
-    except ValueError as error:
+        return PayloadKeys.parse(variable(PAYLOAD_KEYS_VAR))
+    except (ValueError, SettingsError) as error:
         raise ValueError(f"{PAYLOAD_KEYS_VAR}: {error}") from None
 
 
@@ -66,11 +67,19 @@ class TemporalUnreachable(Exception):
 
 
 def temporal_config() -> dict[str, Any]:
-    """The client connect options of the standard environment/profile configuration."""
+    """The client connect options of the standard environment/profile configuration.
+
+    ``TEMPORAL_API_KEY_FILE`` is read too (a Secret volume), as every numberflow ``_FILE`` is.
+    """
     try:
         config = dict(ClientConfig.load_client_connect_config())
+        api_key = variable(API_KEY_VAR)
+    except SettingsError as error:
+        raise TemporalConfigError(str(error)) from None
     except Exception as error:  # noqa: BLE001 - the bridge raises its own ConfigError type
         raise TemporalConfigError(f"Temporal configuration: {error}") from None
+    if api_key and not config.get("api_key"):
+        config["api_key"] = api_key
     config.setdefault("target_host", "localhost:7233")
     return config
 

@@ -2,16 +2,23 @@
 
 A validation error names the variable and the problem, never the value: pydantic's own
 message quotes the input (``input_value='…'``), which printed the end of a secret.
+
+Every variable may also be given as a file: ``NAME_FILE=/path`` reads ``NAME`` from that file
+(a Kubernetes Secret volume, a Docker secret), so secrets need not sit in the environment.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import TypeVar
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from acs import parse_connection_string
 from codec import ENV_VAR as PAYLOAD_KEYS_VAR
@@ -21,7 +28,9 @@ from contracts.callback_hosts import CallbackHosts
 from contracts.task_queues import TASK_QUEUE
 from logconfig import LOG_LEVEL_VAR, parse_log_level
 
-__all__ = ["IngressSettings", "Settings", "SettingsError", "load"]
+__all__ = ["IngressSettings", "Settings", "SettingsError", "load", "variable"]
+
+FILE_SUFFIX = "_FILE"
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -43,10 +52,63 @@ def load(kind: type[S]) -> S:
         raise SettingsError("; ".join(problems)) from None
 
 
+def variable(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """``name`` from the environment, or read from the file ``name_FILE`` names; else None.
+
+    Both set is an error (which one wins would be a guess); so is a file that cannot be read.
+    A trailing newline (as ``kubectl create secret --from-file`` keeps) is not part of it.
+    """
+    environ = os.environ if environ is None else environ
+    direct, path = environ.get(name), environ.get(name + FILE_SUFFIX)
+    if path is None:
+        return direct
+    if direct is not None:
+        raise SettingsError(f"set {name} or {name}{FILE_SUFFIX}, not both")
+    try:
+        return Path(path).read_text().rstrip("\r\n")
+    except OSError as error:
+        raise SettingsError(
+            f"{name}{FILE_SUFFIX}: cannot read {path} ({error.strerror or error})"
+        ) from None
+
+
+class _FileVariables(PydanticBaseSettingsSource):
+    """The settings given as ``NAME_FILE`` (see ``variable``)."""
+
+    def get_field_value(
+        self,
+        field: FieldInfo,  # noqa: ARG002 - the base class's signature
+        field_name: str,
+    ) -> tuple[Any, str, bool]:
+        """Unused: ``__call__`` reads every field at once."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            key = field.alias or name
+            env_name = key.upper()
+            if env_name + FILE_SUFFIX in os.environ:
+                values[key] = variable(env_name)
+        return values
+
+
 class _Common(BaseSettings):
     """What the worker and the ingress both read."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files are read
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - NAME_FILE instead
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment, then ``NAME_FILE`` files (both for one name is refused)."""
+        return (init_settings, env_settings, _FileVariables(settings_cls))
 
     task_queue: str = Field(TASK_QUEUE, alias="NUMBERFLOW_TASK_QUEUE")
     callback_allowed_hosts: str | None = Field(None, alias=CALLBACK_HOSTS_VAR)
@@ -104,6 +166,21 @@ class Settings(_Common):
     """``host:port`` of ``/metrics``, ``/healthz`` and ``/readyz``; unset: no endpoint."""
     metrics_prefix: str | None = Field(None, alias="NUMBERFLOW_METRICS_PREFIX")
     """Prefix of the Temporal SDK's metric names (the SDK's default: ``temporal_``)."""
+    max_concurrent_activities: int = Field(
+        100, alias="NUMBERFLOW_MAX_CONCURRENT_ACTIVITIES", ge=1, le=10_000
+    )
+    """Activities one worker runs at once (most wait on ACS: cheap, but each holds a slot)."""
+    max_concurrent_workflow_tasks: int = Field(
+        100, alias="NUMBERFLOW_MAX_CONCURRENT_WORKFLOW_TASKS", ge=2, le=10_000
+    )
+    """Workflow tasks one worker runs at once (CPU-bound; the SDK needs at least 2)."""
+    max_cached_workflows: int = Field(1000, alias="NUMBERFLOW_MAX_CACHED_WORKFLOWS", ge=0)
+    """Sagas kept in memory between tasks; more saves replays, each costs memory."""
+    graceful_shutdown_seconds: float = Field(
+        30.0, alias="NUMBERFLOW_GRACEFUL_SHUTDOWN_SECONDS", ge=0, le=3600
+    )
+    """On SIGTERM, how long running activities may finish before they are cancelled; keep the
+    pod's ``terminationGracePeriodSeconds`` above it."""
     stage_count_seconds: float = Field(
         30.0, alias="NUMBERFLOW_STAGE_COUNT_SECONDS", gt=0.1, le=3600
     )

@@ -84,7 +84,10 @@ def build_worker(
             callback_hosts=settings.callback_hosts(),
         ),
         interceptors=[LogContextInterceptor()],
-        graceful_shutdown_timeout=timedelta(seconds=20),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.max_cached_workflows,
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
     )
 
 

@@ -20,7 +20,7 @@ from codec import TOKENS_ENV_VAR, EncryptionCodec, create_codec_app
 from connection import TemporalConfigError, wait_for_temporal
 from ingress import create_app
 from logconfig import LOG_LEVEL_VAR, configure_logging
-from settings import IngressSettings, SettingsError, load
+from settings import IngressSettings, SettingsError, load, variable
 from telemetry import serve_in_background
 from tracing import configure_tracing
 
@@ -110,7 +110,11 @@ def codec_server(
     keys = payload_keys()
     if keys is None:
         fail(f"set {PAYLOAD_KEYS_VAR}: the codec server decrypts with those keys", 2)
-    tokens = [t.strip() for t in os.environ.get(TOKENS_ENV_VAR, "").split(",") if t.strip()]
+    try:
+        configured = variable(TOKENS_ENV_VAR) or ""
+    except SettingsError as error:
+        fail(f"configuration: {error}", 2)
+    tokens = [t.strip() for t in configured.split(",") if t.strip()]
     if not tokens and not _is_loopback(host):
         fail(f"set {TOKENS_ENV_VAR} to serve on {host}; without tokens only loopback", 2)
     origins = ui_origin or ["http://localhost:8233", "http://127.0.0.1:8233"]

@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from acs import parse_connection_string
 from contracts.sip import RouteMatch, SipDocument, sip_workflow_id
+from settings import SettingsError, variable
 from workflows import SipRoutingWorkflow
 
 from ._common import console, emit, fail, run_async
@@ -31,9 +32,13 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.
 
 def _writer_id(resource: str | None) -> str:
     if resource is None:
-        if "ACS_CONNECTION_STRING" in os.environ:
+        try:
+            connection_string = variable("ACS_CONNECTION_STRING")
+        except SettingsError as error:
+            fail(f"configuration: {error}", 2)
+        if connection_string is not None:
             try:
-                resource = parse_connection_string(os.environ["ACS_CONNECTION_STRING"]).endpoint
+                resource = parse_connection_string(connection_string).endpoint
             except ValueError:
                 fail("ACS_CONNECTION_STRING is not endpoint=...;accesskey=...", 2)
         else:

@@ -1,52 +1,33 @@
-"""Connecting to Temporal the project's way, and what every server needs from us.
+"""Connecting to Temporal the project's way.
 
-Shared by the worker and the CLI: the standard ``TEMPORAL_*`` configuration with the pydantic
-data converter, the custom search attributes, and the reconciliation schedule.
+Shared by the worker, the ingress and the CLI: the standard ``TEMPORAL_*`` configuration
+(environment or profile, ``TEMPORAL_API_KEY_FILE`` too) with numberflow's data converter. What
+a namespace needs from us once connected is ``namespace_setup``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import (
-    Client,
-    Interceptor,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleSpec,
-    ScheduleState,
-)
+from temporalio.client import Client, Interceptor
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
 from codec import ENV_VAR as PAYLOAD_KEYS_VAR
 from codec import PayloadKeys, data_converter
-from contracts.operations import ReconcileRequest
-from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 from settings import SettingsError, variable
 
 __all__ = [
-    "RECONCILE_SCHEDULE_ID",
-    "RECONCILE_WORKFLOW_TYPE",
     "TemporalConfigError",
     "TemporalUnreachable",
     "connect_temporal",
     "temporal_config",
     "wait_for_temporal",
     "payload_keys_from_environment",
-    "ensure_reconcile_schedule",
-    "register_search_attributes",
 ]
 
-RECONCILE_SCHEDULE_ID = "numberflow-reconcile"
-RECONCILE_WORKFLOW_TYPE = "ReconcileWorkflow"
 API_KEY_VAR = "TEMPORAL_API_KEY"
 
 
@@ -138,42 +119,3 @@ async def wait_for_temporal(
             log.warning("waiting for Temporal", reason=str(error), retry_in_seconds=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_backoff)
-
-
-async def register_search_attributes(client: Client) -> None:
-    """Register numberflow's search attributes where no CLI flag can (the test server)."""
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
-                for key in ALL_SEARCH_ATTRIBUTES
-            },
-        )
-    )
-
-
-async def ensure_reconcile_schedule(
-    client: Client, task_queue: str, *, every: timedelta = timedelta(days=1)
-) -> bool:
-    """Create the reconciliation schedule unless it exists; returns whether it was created.
-
-    It only reports (``release_orphans`` off); releasing is an operator's explicit decision.
-    """
-    try:
-        await client.create_schedule(
-            RECONCILE_SCHEDULE_ID,
-            Schedule(
-                action=ScheduleActionStartWorkflow(
-                    RECONCILE_WORKFLOW_TYPE,
-                    ReconcileRequest(),
-                    id=f"{RECONCILE_SCHEDULE_ID}-run",
-                    task_queue=task_queue,
-                ),
-                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
-                state=ScheduleState(note="numberflow: compare ACS with the ledger (report only)"),
-            ),
-        )
-    except ScheduleAlreadyRunningError:
-        return False
-    return True

@@ -21,13 +21,14 @@ from temporalio.worker import Worker
 
 from acs import Credential, HmacAuth, PhoneNumbersClient, SipRoutingClient, parse_connection_string
 from activities import build_activities
-from connection import (
-    RECONCILE_SCHEDULE_ID,
-    TemporalConfigError,
-    ensure_reconcile_schedule,
-    wait_for_temporal,
-)
+from connection import TemporalConfigError, wait_for_temporal
 from logconfig import LogContextInterceptor, configure_logging
+from namespace_setup import (
+    SearchAttributesMissing,
+    Step,
+    ensure_reconcile_schedule,
+    require_search_attributes,
+)
 from settings import Settings, SettingsError, load
 from telemetry import (
     acs_request_hooks,
@@ -124,8 +125,10 @@ async def main() -> None:
         if client is None:
             log.info("worker stopped before Temporal was reachable")
             return
-        if await ensure_reconcile_schedule(client, settings.task_queue):
-            log.info("reconciliation schedule created", schedule=RECONCILE_SCHEDULE_ID)
+        await require_search_attributes(client)
+        schedule = await ensure_reconcile_schedule(client, settings.task_queue, update=False)
+        if schedule.step is Step.CREATED:
+            log.info("reconciliation schedule created", schedule=schedule.item)
         worker = build_worker(client, numbers, sip, http, settings)
         if runtime is not None and settings.metrics_address:
             app = probe_app(sdk_metrics_url, client, lambda: worker.is_running)
@@ -158,4 +161,7 @@ if __name__ == "__main__":
         asyncio.run(main())
     except (SettingsError, TemporalConfigError) as error:
         sys.stderr.write(f"numberflow worker: configuration: {error}\n")
+        sys.exit(2)
+    except SearchAttributesMissing as error:
+        sys.stderr.write(f"numberflow worker: {error}\n")
         sys.exit(2)

@@ -20,6 +20,7 @@ from ._reconcile import reconcile
 from ._replay import replay
 from ._saga import approve, cancel, list_provisionings, provision, reject, release, status
 from ._services import codec_server, ingress, worker
+from ._setup import setup
 from ._sip import sip_app
 
 __all__ = ["EXAMPLES", "app", "build_command", "main"]
@@ -37,6 +38,7 @@ EXAMPLES: dict[str, str] = {
     "status": "numberflow status T-1 --json",
     "release": "numberflow release T-1",
     "reconcile": "numberflow reconcile --release-orphans --grace 7d",
+    "setup": "TEMPORAL_ADDRESS=temporal-frontend:7233 numberflow setup --check",
     "replay": "numberflow replay --query \"WorkflowType = 'ProvisionNumbersWorkflow'\"",
     "worker": "NUMBERFLOW_TASK_QUEUE=numberflow numberflow worker",
     "ingress": "NUMBERFLOW_WEBHOOK_SECRETS=s1 NUMBERFLOW_STATUS_TOKENS=t1 numberflow ingress "
@@ -72,6 +74,7 @@ for command in (
     status,
     release,
     reconcile,
+    setup,
     replay,
     worker,
     ingress,

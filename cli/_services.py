@@ -20,6 +20,7 @@ from codec import TOKENS_ENV_VAR, EncryptionCodec, create_codec_app
 from connection import TemporalConfigError, wait_for_temporal
 from ingress import create_app
 from logconfig import LOG_LEVEL_VAR, configure_logging
+from namespace_setup import SearchAttributesMissing, require_search_attributes
 from settings import IngressSettings, SettingsError, load, variable
 from telemetry import serve_in_background
 from tracing import configure_tracing
@@ -39,6 +40,8 @@ def worker() -> None:
         asyncio.run(worker_module.main())
     except (SettingsError, TemporalConfigError) as error:
         fail(f"configuration: {error}", 2)
+    except SearchAttributesMissing as error:
+        fail(str(error), 2)
 
 
 def ingress(
@@ -60,6 +63,7 @@ def ingress(
         tracer = provider.get_tracer("numberflow") if provider else None
         interceptors = [TracingInterceptor(tracer)] if tracer else []
         client = await wait_for_temporal(settings.keys(), log, interceptors=interceptors)
+        await require_search_attributes(client)
         registry = CollectorRegistry() if settings.metrics_address else None
         app = create_app(
             client,
@@ -85,7 +89,7 @@ def ingress(
 
     try:
         asyncio.run(serve())
-    except TemporalConfigError as error:
+    except (TemporalConfigError, SearchAttributesMissing) as error:
         fail(str(error), 2)
     except KeyboardInterrupt:
         pass

@@ -23,7 +23,6 @@ from temporalio.worker import Worker
 from acs import PhoneNumbersClient, SipRoutingClient
 from activities import build_activities
 from codec import PayloadKeys, data_converter, new_key_entry
-from connection import register_search_attributes
 from contracts.callback_hosts import CallbackHosts
 from contracts.provision import (
     ApprovalDecision,
@@ -35,6 +34,7 @@ from contracts.provision import (
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 from emulator import EmulatorConfig, create_app
 from logconfig import LogContextInterceptor
+from namespace_setup import register_search_attributes
 from tests.conftest import EmulatorEnv
 from tests.leaks import SCANNER
 from workflows import WORKFLOWS, ProvisionNumbersWorkflow

@@ -21,11 +21,11 @@ from temporalio.client import WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from connection import register_search_attributes
 from contracts.operations import ReleaseRequest, release_workflow_id
 from contracts.provision import Intervention, Rejection, Stage
 from contracts.sip import DetachRouteRequest, sip_workflow_id
 from emulator import EmulatorConfig
+from namespace_setup import register_search_attributes
 from provisioning import intervene
 from tests.loopback import LoopbackServer
 from tests.world import TEST_SERVER, Saga, base_request, make_saga

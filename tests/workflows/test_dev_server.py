@@ -136,13 +136,13 @@ async def test_worker_killed_during_purchase_buys_once(
 
 async def test_reconcile_schedule_and_command(dev_env: WorkflowEnvironment, dev_saga: Saga) -> None:
     """The daily schedule is created once; ``numberflow reconcile`` runs a report now."""
-    from connection import RECONCILE_SCHEDULE_ID, ensure_reconcile_schedule
+    from namespace_setup import RECONCILE_SCHEDULE_ID, Step, ensure_reconcile_schedule
 
     with contextlib.suppress(RPCError):  # a worker started by another test may have made it
         await dev_env.client.get_schedule_handle(RECONCILE_SCHEDULE_ID).delete()
     created = await ensure_reconcile_schedule(dev_env.client, dev_saga.task_queue)
     again = await ensure_reconcile_schedule(dev_env.client, dev_saga.task_queue)
-    assert (created, again) == (True, False)
+    assert (created.step, again.step) == (Step.CREATED, Step.PRESENT)
     description = await dev_env.client.get_schedule_handle(RECONCILE_SCHEDULE_ID).describe()
     assert description.schedule.spec.intervals[0].every == timedelta(days=1)
     await dev_env.client.get_schedule_handle(RECONCILE_SCHEDULE_ID).delete()

@@ -68,6 +68,11 @@ class WorkerProcess:
         self.starts = 0
 
     @property
+    def pid(self) -> int | None:
+        """The running process's id (the Temporal worker identity is ``pid@host``)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def alive(self) -> bool:
         """Whether the process runs now."""
         return self._process is not None and self._process.poll() is None

@@ -52,6 +52,7 @@ def build_activities(
         phone.ownership,
         phone.poll_operation,
         phone.begin_update_capabilities,
+        phone.update_capabilities,
         phone.release_numbers,
         document.read_sip_document,
         document.patch_sip_document,

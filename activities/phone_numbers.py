@@ -30,6 +30,9 @@ from acs import (
 )
 from contracts import metrics
 from contracts.activities import (
+    CapabilityBatchInput,
+    CapabilityBatchResult,
+    CapabilityFailure,
     CapabilityUpdateInput,
     HoldInput,
     HoldResult,
@@ -48,7 +51,12 @@ from ._errors import acs_errors_as_application_errors
 
 __all__ = ["PhoneNumberActivities"]
 
-_BROWSE_ROUNDS = 3
+_BARREN_BROWSES = 3
+"""Browses in a row that offer nothing new before the stock counts as exhausted."""
+_BATCH_POLL_SECONDS = 0.5
+"""Between polls of a batch's running capability updates (unless ACS asks for longer)."""
+_BULK_OWNERSHIP = 20
+"""Above this many numbers, ownership is read from one listing, not one GET per number."""
 _RELEASE_POLL_SECONDS = 1.0
 _RELEASE_POLL_LIMIT = 300
 
@@ -137,13 +145,14 @@ class PhoneNumberActivities:
     ) -> PhoneNumbersReservation:
         """Browse and add numbers until the reservation holds ``quantity`` or stock runs out.
 
-        A retried attempt continues from what the reservation already holds.
+        A browse offers a sample (20 on the service), so a large ticket takes many rounds: it
+        goes on while browsing offers numbers not tried yet. A retried attempt continues from
+        what the reservation already holds.
         """
         tried: set[str] = set(reservation.phone_numbers or {})
-        for _ in range(_BROWSE_ROUNDS):
-            held = len(_reserved(reservation))
-            if held >= request.quantity:
-                break
+        barren = 0
+        while (held := len(_reserved(reservation))) < request.quantity:
+            activity.heartbeat(held)
             browse = await self._client.browse_available_phone_numbers(
                 country_code=request.country_code,
                 phone_number_type=request.phone_number_type.value,
@@ -154,7 +163,11 @@ class PhoneNumberActivities:
             )
             fresh = [n for n in browse.phone_numbers if n.id and n.id not in tried]
             if not fresh:
-                break
+                barren += 1
+                if barren >= _BARREN_BROWSES:
+                    break  # the stock is exhausted (or only numbers that failed remain)
+                continue
+            barren = 0
             wanted = fresh[: request.quantity - held]
             tried |= {str(n.id) for n in wanted}
             reservation = await self._client.create_or_update_reservation(
@@ -313,6 +326,15 @@ class PhoneNumberActivities:
             return await self._owned(numbers.numbers)
 
     async def _owned(self, numbers: tuple[str, ...]) -> OwnedNumbers:
+        if len(numbers) > _BULK_OWNERSHIP:
+            wanted = set(numbers)
+            return OwnedNumbers(
+                purchased_at={
+                    owned.phone_number: owned.purchase_date
+                    async for owned in self._client.list_purchased_phone_numbers()
+                    if owned.phone_number in wanted
+                }
+            )
         dates = {}
         for number in numbers:
             try:
@@ -377,6 +399,82 @@ class PhoneNumberActivities:
                 ) from error
         return _handle(ref)
 
+    @activity.defn
+    async def update_capabilities(self, batch: CapabilityBatchInput) -> CapabilityBatchResult:
+        """Give every number of the batch these capabilities, and wait until ACS has.
+
+        One activity for many numbers: a 1,000-number ticket configures in ten activities,
+        not two thousand, so its history stays small. Numbers that already have them are
+        skipped, so a retry redoes nothing. An update found running (an earlier attempt's,
+        409) is waited for by retrying the activity; a failed one is reported, not raised.
+        """
+        wanted = batch.capabilities
+        running: list[tuple[str, OperationRef]] = []
+        busy = 0
+        failures: list[CapabilityFailure] = []
+        with acs_errors_as_application_errors():
+            known = await self._capabilities_of(batch.phone_numbers)
+            for index, number in enumerate(batch.phone_numbers):
+                activity.heartbeat(index)
+                current = (
+                    known.get(number)
+                    or (await self._client.get_purchased_phone_number(number)).capabilities
+                )
+                if (current.calling.value, current.sms.value) == (
+                    wanted.calling.value,
+                    wanted.sms.value,
+                ):
+                    continue
+                try:
+                    ref = await self._client.begin_update_phone_number_capabilities(
+                        number, calling=wanted.calling.value, sms=wanted.sms.value
+                    )
+                except AcsConflictError:
+                    busy += 1
+                    continue
+                running.append((number, ref))
+            while running:
+                activity.heartbeat(len(running))
+                waiting: list[tuple[str, OperationRef]] = []
+                pause = _BATCH_POLL_SECONDS
+                for number, ref in running:
+                    poll = await self._client.get_operation(ref)
+                    _count(metrics.ACS_LRO_POLLS, operation=ref.kind.value)
+                    if poll.status is OperationStatus.FAILED:
+                        error = poll.operation.error
+                        failures.append(
+                            CapabilityFailure(
+                                phone_number=number,
+                                error_code=error.code if error else "OperationFailed",
+                                error_message=error.message if error else None,
+                            )
+                        )
+                    elif poll.status is not OperationStatus.SUCCEEDED:
+                        waiting.append((number, ref))
+                        pause = max(pause, poll.retry_after or 0.0)
+                running = waiting
+                if running:
+                    await asyncio.sleep(pause)
+        if busy:
+            raise ApplicationError(
+                f"capability updates of {busy} numbers are already running",
+                type="CapabilityUpdateInProgress",
+            )
+        return CapabilityBatchResult(failures=tuple(failures))
+
+    async def _capabilities_of(
+        self, numbers: tuple[str, ...]
+    ) -> dict[str, PhoneNumberCapabilities]:
+        """For many numbers, their capabilities from one listing (few: read one by one)."""
+        if len(numbers) <= _BULK_OWNERSHIP:
+            return {}
+        wanted = set(numbers)
+        return {
+            owned.phone_number: owned.capabilities
+            async for owned in self._client.list_purchased_phone_numbers()
+            if owned.phone_number in wanted
+        }
+
     # -- release -------------------------------------------------------------------------------
 
     @activity.defn
@@ -391,8 +489,14 @@ class PhoneNumberActivities:
         started: list[LroHandle] = []
         gone: list[str] = []
         with acs_errors_as_application_errors():
-            for number in release.numbers:
-                if not await self._still_ours(number, release.purchased_at):
+            ours = await self._all_still_ours(release)
+            for index, number in enumerate(release.numbers):
+                activity.heartbeat(index)  # a large release starts one LRO per number
+                if ours is not None:
+                    mine = number in ours
+                else:
+                    mine = await self._still_ours(number, release.purchased_at)
+                if not mine:
                     gone.append(number)
                     continue
                 try:
@@ -407,6 +511,13 @@ class PhoneNumberActivities:
             for handle in started:
                 await self._wait_released(handle)
         return ReleaseNumbersResult(started=tuple(started), already_gone=tuple(gone))
+
+    async def _all_still_ours(self, release: ReleaseNumbersInput) -> set[str] | None:
+        """For a large release, which numbers are still ours, from one listing (else None)."""
+        if release.purchased_at is None or len(release.numbers) <= _BULK_OWNERSHIP:
+            return None
+        now = (await self._owned(release.numbers)).purchased_at
+        return {n for n, at in release.purchased_at.items() if now.get(n) == at}
 
     async def _still_ours(self, number: str, purchased_at: dict[str, datetime] | None) -> bool:
         """Owned by the purchase the caller knows (its date), not bought again by another."""

@@ -90,6 +90,7 @@ class SipWriterActivities:
             route_name=written.route_name,
             number_pattern=written.number_pattern,
             trunks_added=written.trunks_added,
+            parts=written.parts,
         )
 
     @activity.defn

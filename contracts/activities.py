@@ -12,6 +12,9 @@ from .provision import Capabilities, HoldStrategy, ProvisionRequest, Stage, Trun
 __all__ = [
     "AttachRouteInput",
     "CallbackInput",
+    "CapabilityBatchInput",
+    "CapabilityBatchResult",
+    "CapabilityFailure",
     "CapabilityUpdateInput",
     "DetachRouteInput",
     "HoldInput",
@@ -93,6 +96,27 @@ class CapabilityUpdateInput(_Model):
     capabilities: Capabilities
 
 
+class CapabilityBatchInput(_Model):
+    """Set many numbers' capabilities in one activity (a large ticket's history stays small)."""
+
+    phone_numbers: tuple[str, ...]
+    capabilities: Capabilities
+
+
+class CapabilityFailure(_Model):
+    """A number whose capability update ACS refused or failed."""
+
+    phone_number: str
+    error_code: str
+    error_message: str | None = None
+
+
+class CapabilityBatchResult(_Model):
+    """Every number of the batch has the capabilities, except these."""
+
+    failures: tuple[CapabilityFailure, ...] = ()
+
+
 class ReleaseNumbersInput(_Model):
     """Release numbers this saga bought (those not owned any more are skipped)."""
 
@@ -139,6 +163,8 @@ class RouteResult(_Model):
     route_name: str
     number_pattern: str
     trunks_added: tuple[str, ...]
+    parts: tuple[str, ...] = ()
+    """Every route of a ticket too large for one pattern (``<route>``, ``<route>-part2``...)."""
 
 
 class CallbackInput(_Model):

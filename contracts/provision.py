@@ -16,6 +16,7 @@ import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 __all__ = [
+    "MAX_QUANTITY",
     "PROVISION_WORKFLOW_TYPE",
     "ApprovalDecision",
     "ApprovalMode",
@@ -204,6 +205,10 @@ class RoutingSpec(Model):
         return self
 
 
+MAX_QUANTITY = 1000
+"""Numbers one ticket may ask for: reserved in rounds, routed over as many routes as needed."""
+
+
 class ProvisionRequest(Model):
     """What a ticket asks for."""
 
@@ -213,7 +218,7 @@ class ProvisionRequest(Model):
     assignment_type: AssignmentType
     capabilities: Capabilities
     """Capabilities to search (and buy) with."""
-    quantity: int = Field(1, ge=1, le=100)
+    quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
     area_code: str | None = Field(None, pattern=r"^[0-9]{1,6}$")
     phone_number_prefixes: tuple[Annotated[str, Field(pattern=r"^\+?[0-9]{1,15}$")], ...] = ()
     partial: PartialPolicy = PartialPolicy.FAIL

@@ -11,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .provision import Fqdn, TrunkSpec
 
 __all__ = [
+    "MAX_PATTERN_LENGTH",
     "MAX_ROUTES",
     "MAX_TRUNKS",
+    "ROUTE_PART_SEPARATOR",
     "SIP_WORKFLOW_TYPE",
     "AttachRouteRequest",
     "DetachRouteRequest",
@@ -27,6 +29,9 @@ __all__ = [
     "SipRoutingInput",
     "SipRoutingState",
     "dotnet_compatible_pattern",
+    "exact_number_pattern",
+    "is_part_of",
+    "route_parts",
     "sip_workflow_id",
 ]
 
@@ -35,6 +40,10 @@ SIP_WORKFLOW_TYPE = "SipRoutingWorkflow"
 
 MAX_TRUNKS = 250
 MAX_ROUTES = 250
+MAX_PATTERN_LENGTH = 1024
+"""ACS's limit on a route's ``numberPattern``."""
+ROUTE_PART_SEPARATOR = "-part"
+"""A ticket whose numbers need several routes names them ``<route>``, ``<route>-part2``..."""
 
 # Constructs Python's `re` and .NET's Regex read differently (or only one of them knows). ACS
 # evaluates patterns with .NET; numberflow places routes with Python: both must agree.
@@ -49,8 +58,8 @@ _DIVERGENT = (
 
 def dotnet_compatible_pattern(pattern: str) -> str:
     """Return the pattern if it compiles and means the same in Python and .NET, else raise."""
-    if not pattern or len(pattern) > 1024:
-        raise ValueError("number pattern must be 1 to 1024 characters")
+    if not pattern or len(pattern) > MAX_PATTERN_LENGTH:
+        raise ValueError(f"number pattern must be 1 to {MAX_PATTERN_LENGTH} characters")
     for construct, why in _DIVERGENT:
         if construct.search(pattern):
             raise ValueError(f"number pattern uses {why}; write it so .NET and Python agree")
@@ -59,6 +68,44 @@ def dotnet_compatible_pattern(pattern: str) -> str:
     except re.error as exc:
         raise ValueError(f"number pattern does not compile: {exc}") from exc
     return pattern
+
+
+def exact_number_pattern(numbers: tuple[str, ...]) -> str:
+    """A pattern that matches exactly these numbers and nothing else."""
+    return "^(" + "|".join(re.escape(n) for n in sorted(set(numbers))) + ")$"
+
+
+def route_parts(route_name: str, numbers: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(name, exact pattern) of the routes that together take exactly these numbers.
+
+    One route while the pattern fits ACS's 1,024 characters (about 68 US numbers); beyond,
+    consecutive slices of the sorted numbers, each as long as fits, named ``<route>``,
+    ``<route>-part2``, ``<route>-part3``...: a ticket of 1,000 numbers needs 15 routes.
+    """
+    parts: list[tuple[str, ...]] = [()]
+    length = len("^()$")
+    for number in sorted(set(numbers)):
+        cost = len(re.escape(number)) + (1 if parts[-1] else 0)
+        if parts[-1] and length + cost > MAX_PATTERN_LENGTH:
+            parts.append(())
+            length, cost = len("^()$"), len(re.escape(number))
+        parts[-1] = (*parts[-1], number)
+        length += cost
+    return tuple(
+        (
+            route_name if i == 0 else f"{route_name}{ROUTE_PART_SEPARATOR}{i + 1}",
+            exact_number_pattern(part),
+        )
+        for i, part in enumerate(parts)
+    )
+
+
+def is_part_of(name: str, route_name: str) -> bool:
+    """Whether ``name`` is ``route_name`` or one of its ``-partN`` routes."""
+    if name == route_name:
+        return True
+    suffix = name.removeprefix(route_name + ROUTE_PART_SEPARATOR)
+    return suffix != name and suffix.isdigit()
 
 
 def sip_workflow_id(endpoint: str) -> str:
@@ -181,5 +228,8 @@ class RouteWritten(_Model):
 
     route_name: str
     number_pattern: str
+    """The first route's pattern (the only one for up to ~68 numbers)."""
     position: int
     trunks_added: tuple[str, ...]
+    parts: tuple[str, ...] = ()
+    """Every route written for the ticket's numbers, in order (empty before parts existed)."""

@@ -20,6 +20,7 @@ __all__ = [
     "CALLBACK_DEADLINE",
     "COMPENSATION",
     "COMPENSATION_TIMEOUT",
+    "CONFIGURE_BATCH",
     "CONFIGURE_CONCURRENCY",
     "HOLD_MARGIN",
     "LRO_DEADLINE",
@@ -80,6 +81,8 @@ MAX_HOLD_RENEWALS = 3
 """New holds taken in a row because the previous one lapsed, before the saga gives up."""
 
 CONFIGURE_CONCURRENCY = 5
+CONFIGURE_BATCH = 100
+"""Numbers one capability activity updates: 1,000 numbers are ten activities."""
 """Capability updates in flight at once for one saga."""
 
 REMINDER_BEFORE = timedelta(days=1)

@@ -28,6 +28,9 @@ with workflow.unsafe.imports_passed_through():
     from contracts.activities import (
         AttachRouteInput,
         CallbackInput,
+        CapabilityBatchInput,
+        CapabilityBatchResult,
+        CapabilityFailure,
         CapabilityUpdateInput,
         DetachRouteInput,
         HoldInput,
@@ -55,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalMode,
         ApprovalRecord,
         Attention,
+        Capabilities,
         Decision,
         HoldStrategy,
         Intervention,
@@ -81,6 +85,7 @@ with workflow.unsafe.imports_passed_through():
         CALLBACK_DEADLINE,
         COMPENSATION,
         COMPENSATION_TIMEOUT,
+        CONFIGURE_BATCH,
         CONFIGURE_CONCURRENCY,
         HOLD_MARGIN,
         LRO_DEADLINE,
@@ -97,6 +102,8 @@ SETTLE_PURCHASE_BY_HOLD = "settle-purchase-by-hold"
 CANCEL_AFTER_OUTCOME_IGNORED = "cancel-after-outcome-ignored"
 """Patch: a cancel that arrives once the outcome is decided (callbacks draining) is ignored."""
 OPERATOR_INTERVENTIONS = "operator-interventions"
+CONFIGURE_IN_BATCHES = "configure-in-batches"
+"""Patch: capabilities are set by one activity per batch of numbers, not two per number."""
 """Patch: a failed step after the purchase, or a failed compensation, waits for an operator."""
 _STEP_ACTIONS = (InterventionKind.RETRY, InterventionKind.SKIP, InterventionKind.ABORT)
 _COMPENSATION_ACTIONS = (InterventionKind.RETRY, InterventionKind.ABANDON)
@@ -350,7 +357,8 @@ class ProvisionNumbersWorkflow:
             hold = await workflow.execute_activity_method(
                 PhoneNumberActivities.acquire_reservation,
                 HoldInput(request=request, hold_id=hold_id),
-                start_to_close_timeout=ACS_CALL_TIMEOUT * 3,
+                # a browse and a PATCH per 20 numbers: a large ticket takes many rounds
+                start_to_close_timeout=ACS_CALL_TIMEOUT * (3 + request.quantity // 20),
                 retry_policy=ACS_CALL,
                 cancellation_type=_WAIT,
             )
@@ -631,6 +639,9 @@ class ProvisionNumbersWorkflow:
         if wanted is None:
             return
         self._enter(Stage.CONFIGURING)
+        if workflow.patched(CONFIGURE_IN_BATCHES):
+            await self._configure_in_batches(wanted)
+            return
         slots = asyncio.Semaphore(CONFIGURE_CONCURRENCY)
 
         async def configure(number: str) -> None:
@@ -653,6 +664,42 @@ class ProvisionNumbersWorkflow:
         for result in results:  # every update has finished; now report the first failure
             if isinstance(result, BaseException):
                 raise result
+
+    async def _configure_in_batches(self, wanted: Capabilities) -> None:
+        """Batches of numbers in parallel; once all have finished, the failures fail the step."""
+        slots = asyncio.Semaphore(CONFIGURE_CONCURRENCY)
+
+        async def configure(batch: tuple[str, ...]) -> CapabilityBatchResult:
+            async with slots:
+                return await workflow.execute_activity_method(
+                    PhoneNumberActivities.update_capabilities,
+                    CapabilityBatchInput(phone_numbers=batch, capabilities=wanted),
+                    start_to_close_timeout=LRO_DEADLINE,
+                    heartbeat_timeout=timedelta(seconds=30),
+                    retry_policy=ACS_CALL,
+                    cancellation_type=_WAIT,
+                )
+
+        numbers = self._numbers
+        batches = [
+            numbers[i : i + CONFIGURE_BATCH] for i in range(0, len(numbers), CONFIGURE_BATCH)
+        ]
+        results = await asyncio.gather(*(configure(b) for b in batches), return_exceptions=True)
+        self._raise_if_cancelled()
+        failures: list[CapabilityFailure] = []
+        for result in results:  # every batch has finished; now report what failed
+            if isinstance(result, BaseException):
+                raise result
+            failures += result.failures
+        if failures:
+            first = failures[0]
+            raise ApplicationError(
+                f"capability update failed for {len(failures)} of {len(numbers)} numbers: "
+                f"{first.error_code}: {first.error_message or 'no message'}",
+                {"code": first.error_code},
+                type=CAPABILITY_UPDATE_FAILED,
+                non_retryable=True,
+            )
 
     # -- routing -------------------------------------------------------------------------------
 

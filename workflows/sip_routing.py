@@ -38,6 +38,9 @@ with workflow.unsafe.imports_passed_through():
         SipDocument,
         SipRoutingInput,
         SipRoutingState,
+        exact_number_pattern,
+        is_part_of,
+        route_parts,
     )
 
     from ._policies import ACS_CALL, ACS_CALL_TIMEOUT
@@ -50,11 +53,6 @@ INVALID_REQUEST = "InvalidSipRequest"
 TRUNK_IN_USE = "TrunkInUse"
 ROUTE_OWNERSHIP = "route-ownership"
 """Patch: attach refuses a name numberflow did not write; detach touches only owned routes."""
-
-
-def exact_number_pattern(numbers: tuple[str, ...]) -> str:
-    """A pattern that matches exactly these numbers and nothing else."""
-    return "^(" + "|".join(re.escape(n) for n in sorted(set(numbers))) + ")$"
 
 
 def placement_index(routes: tuple[RouteSpec, ...], numbers: tuple[str, ...]) -> int:
@@ -123,39 +121,55 @@ class SipRoutingWorkflow:
 
     @workflow.update
     async def attach_route(self, request: AttachRouteRequest) -> RouteWritten:
-        """Write the ticket's route where it receives its numbers; idempotent by route name."""
+        """Write the ticket's routes where they receive its numbers; idempotent by route name.
+
+        Up to ~68 numbers fit one route's pattern; more are split over consecutive routes
+        (``<route>``, ``<route>-part2``...), written together in one PATCH and owned together.
+        """
         with _refused_not_failed():
-            route = self._route_for(request)
+            written = self._routes_for(request)
         async with self._lock:
             current = await self._read()
             if workflow.patched(ROUTE_OWNERSHIP):
-                self._check_name_is_ours(current, request)
-            others = tuple(r for r in current.routes if r.name != route.name)
+                for route in written:
+                    self._check_name_is_ours(current, request, route.name)
+            others = tuple(r for r in current.routes if not self._is_ticket_route(r.name, request))
             index = self._position(others, request)
-            routes = (*others[:index], route, *others[index:])
+            routes = (*others[:index], *written, *others[index:])
             missing = tuple(t for t in request.trunks if t.fqdn not in current.trunks)
             if routes != current.routes or missing:
                 patch: dict[str, Any] = {"routes": [_route_wire(r) for r in routes]}
                 if missing:
                     patch["trunks"] = {t.fqdn: {"sipSignalingPort": t.port} for t in missing}
                 await self._write(patch)
-            self._own(request.ticket_id, numbers=request.numbers, routes=(route.name,))
+            names = tuple(r.name for r in written)
+            self._own(request.ticket_id, numbers=request.numbers, routes=names)
             return RouteWritten(
-                route_name=route.name,
-                number_pattern=route.number_pattern,
+                route_name=written[0].name,
+                number_pattern=written[0].number_pattern,
                 position=index,
                 trunks_added=tuple(t.fqdn for t in missing),
+                parts=names if len(names) > 1 else (),
             )
+
+    def _is_ticket_route(self, name: str, request: AttachRouteRequest) -> bool:
+        """The request's route, or one of its parts this ticket wrote before."""
+        if name == request.route_name:
+            return True
+        return is_part_of(name, request.route_name) and (
+            self._route_owner(name) == request.ticket_id
+        )
 
     @attach_route.validator
     def _validate_attach(self, request: AttachRouteRequest) -> None:
         self._check_trunk_room(request.trunks)
-        self._route_for(request)  # the pattern must be one ACS accepts (e.g. <= 1,024 chars)
-        self._check_name_is_ours(self._last, request)
-        names = {r.name for r in self._last.routes} | {request.route_name}
+        written = self._routes_for(request)  # patterns ACS accepts (each <= 1,024 chars)
+        for route in written:
+            self._check_name_is_ours(self._last, request, route.name)
+        names = {r.name for r in self._last.routes} | {r.name for r in written}
         if len(names) > MAX_ROUTES:
             raise ValueError(f"the resource would have more than {MAX_ROUTES} routes")
-        others = tuple(r for r in self._last.routes if r.name != request.route_name)
+        others = tuple(r for r in self._last.routes if not self._is_ticket_route(r.name, request))
         natural = placement_index(others, request.numbers)
         if request.position is not None and request.position > natural < len(others):
             raise ValueError(
@@ -164,14 +178,17 @@ class SipRoutingWorkflow:
             )
 
     @staticmethod
-    def _route_for(request: AttachRouteRequest) -> RouteSpec:
-        """The route this request writes; raises ValueError when ACS would refuse it."""
+    def _routes_for(request: AttachRouteRequest) -> tuple[RouteSpec, ...]:
+        """The routes this request writes; raises ValueError when ACS would refuse one."""
         try:
-            return RouteSpec(
-                name=request.route_name,
-                number_pattern=exact_number_pattern(request.numbers),
-                trunks=tuple(t.fqdn for t in request.trunks),
-                description=f"numberflow ticket {request.ticket_id}",
+            return tuple(
+                RouteSpec(
+                    name=name,
+                    number_pattern=pattern,
+                    trunks=tuple(t.fqdn for t in request.trunks),
+                    description=f"numberflow ticket {request.ticket_id}",
+                )
+                for name, pattern in route_parts(request.route_name, request.numbers)
             )
         except ValidationError as error:
             first = error.errors()[0]
@@ -179,19 +196,19 @@ class SipRoutingWorkflow:
                 f"route {request.route_name!r} for {len(request.numbers)} numbers: {first['msg']}"
             ) from None
 
-    def _check_name_is_ours(self, document: SipDocument, request: AttachRouteRequest) -> None:
+    def _check_name_is_ours(
+        self, document: SipDocument, request: AttachRouteRequest, name: str
+    ) -> None:
         """A route name belongs to the ticket that wrote it; any other route is not ours.
 
         Raises the refusal as an ``ApplicationError`` so that, from the validator or from the
         handler, it reaches the caller with its type (``RouteNameTaken``).
         """
-        owner = self._route_owner(request.route_name)
+        owner = self._route_owner(name)
         if owner is not None and owner != request.ticket_id:
-            reason = f"route name {request.route_name!r} belongs to ticket {owner}"
-        elif owner is None and any(r.name == request.route_name for r in document.routes):
-            reason = (
-                f"route name {request.route_name!r} is taken by a route numberflow did not write"
-            )
+            reason = f"route name {name!r} belongs to ticket {owner}"
+        elif owner is None and any(r.name == name for r in document.routes):
+            reason = f"route name {name!r} is taken by a route numberflow did not write"
         else:
             return
         raise ApplicationError(reason, type=ROUTE_NAME_TAKEN, non_retryable=True)
@@ -222,8 +239,11 @@ class SipRoutingWorkflow:
             owner = self._route_owner(request.route_name)
             if owner != request.ticket_id and workflow.patched(ROUTE_OWNERSHIP):
                 return self._last
+            parts = self._parts_owned(request)
             current = await self._read()
-            routes = tuple(r for r in current.routes if r.name != request.route_name)
+            routes = tuple(
+                r for r in current.routes if r.name != request.route_name and r.name not in parts
+            )
             if routes != current.routes:
                 current = await self._write({"routes": [_route_wire(r) for r in routes]})
             in_use = {t for r in current.routes for t in r.trunks}
@@ -232,8 +252,17 @@ class SipRoutingWorkflow:
             ]
             if unused:
                 current = await self._write({"trunks": dict.fromkeys(unused)})
-            self._disown(request.ticket_id, routes=(request.route_name,))
+            self._disown(request.ticket_id, routes=(request.route_name, *parts))
             return current
+
+    def _parts_owned(self, request: DetachRouteRequest) -> tuple[str, ...]:
+        """The ``-partN`` routes of the named route that this ticket owns (large tickets)."""
+        entry = self._ledger.get(request.ticket_id)
+        if entry is None:
+            return ()
+        return tuple(
+            r for r in entry.routes if r != request.route_name and is_part_of(r, request.route_name)
+        )
 
     @workflow.update
     async def remove_trunk(self, request: RemoveTrunkRequest) -> SipDocument:

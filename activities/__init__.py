@@ -60,6 +60,7 @@ def build_activities(
         writer.detach_route,
         writer.record_numbers,
         writer.forget_numbers,
+        writer.answer_requests,
         writer.get_ledger,
         writer.open_saga_numbers,
         inventory.inventory_snapshot,

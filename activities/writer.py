@@ -1,18 +1,18 @@
 """Activities that talk to the SIP single writer (a workflow) through the Temporal client.
 
-The provisioning and release sagas cannot send Updates to another workflow themselves, so
-these activities do it: start the writer of the resource if it is not running (id-conflict
-policy USE_EXISTING), then execute the Update. Updates are idempotent by route name, so an
-activity retry is harmless.
+The sagas submit route and ledger changes to the writer of their resource by signal-with-start
+and wait, as an activity completed asynchronously, for the writer to answer after its next
+batch; the writer answers through ``answer_requests``. Every request is idempotent (by route
+name, by ticket), so a retry is harmless.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+from typing import Any, NoReturn
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -20,29 +20,19 @@ from contracts.activities import AttachRouteInput, DetachRouteInput, RouteResult
 from contracts.provision import PROVISION_WORKFLOW_TYPE, ProvisionStatus
 from contracts.sip import (
     SIP_WORKFLOW_TYPE,
+    SUBMIT_SIGNAL,
     AttachRouteRequest,
     DetachRouteRequest,
     LedgerEntry,
     NumbersOwnership,
-    RouteWritten,
+    SipAnswer,
+    SipRequestKind,
     SipRoutingInput,
+    SipSubmission,
     sip_workflow_id,
 )
 
 __all__ = ["SipWriterActivities"]
-
-
-def _cause(error: BaseException) -> ApplicationError:
-    """The innermost ApplicationError of a failed update, re-raised as non-retryable."""
-    current: BaseException | None = error
-    found: ApplicationError | None = None
-    while current is not None:
-        if isinstance(current, ApplicationError):
-            found = current
-        current = current.__cause__ or getattr(current, "cause", None)
-    if found is None:
-        return ApplicationError(str(error), type="SipWriterRefused", non_retryable=True)
-    return ApplicationError(found.message, *found.details, type=found.type, non_retryable=True)
 
 
 class SipWriterActivities:
@@ -54,51 +44,51 @@ class SipWriterActivities:
         self._workflow_id = sip_workflow_id(endpoint)
         self._task_queue = task_queue
 
-    async def _update(self, update: str, argument: Any, result_type: Any = None) -> Any:
-        handle = await self._client.start_workflow(
+    async def _submit(self, kind: SipRequestKind, **request: Any) -> NoReturn:
+        """Hand the request to the writer by signal-with-start; the writer completes us.
+
+        A signal, unlike an Update, has no in-flight limit per workflow, so a fleet of sagas
+        never waits on the server refusing requests; the writer takes every submission
+        waiting into one batch (one read, one PATCH) and completes each asking activity with
+        its result or its refusal. A retried attempt submits again under the same request id:
+        the writer answers it without doing the work twice.
+        """
+        info = activity.info()
+        submission = SipSubmission(
+            request_id=f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}",
+            task_token=base64.b64encode(info.task_token).decode(),
+            kind=kind,
+            **request,
+        )
+        await self._client.start_workflow(
             SIP_WORKFLOW_TYPE,
             SipRoutingInput(resource=self._resource),
             id=self._workflow_id,
             task_queue=self._task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal=SUBMIT_SIGNAL,
+            start_signal_args=[submission],
         )
-        try:
-            return await handle.execute_update(update, argument, result_type=result_type)
-        except WorkflowUpdateFailedError as error:
-            raise _cause(error) from error
-        except RPCError as error:
-            if error.status is RPCStatusCode.INVALID_ARGUMENT:  # refused by a validator
-                raise ApplicationError(
-                    error.message, type="SipWriterRefused", non_retryable=True
-                ) from error
-            raise
+        activity.raise_complete_async()
 
     @activity.defn
     async def attach_route(self, attach: AttachRouteInput) -> RouteResult:
-        """Attach the ticket's route through the writer."""
-        written = await self._update(
-            "attach_route",
-            AttachRouteRequest(
+        """Attach the ticket's route through the writer (completed by the writer)."""
+        await self._submit(
+            SipRequestKind.ATTACH,
+            attach=AttachRouteRequest(
                 ticket_id=attach.ticket_id,
                 route_name=attach.route_name,
                 numbers=attach.numbers,
                 trunks=attach.trunks,
             ),
-            RouteWritten,
-        )
-        return RouteResult(
-            route_name=written.route_name,
-            number_pattern=written.number_pattern,
-            trunks_added=written.trunks_added,
-            parts=written.parts,
         )
 
     @activity.defn
     async def detach_route(self, detach: DetachRouteInput) -> None:
         """Detach the route, then the trunks it added if unused, through the writer."""
-        await self._update(
-            "detach_route",
-            DetachRouteRequest(
+        await self._submit(
+            SipRequestKind.DETACH,
+            detach=DetachRouteRequest(
                 ticket_id=detach.ticket_id,
                 route_name=detach.route_name,
                 remove_unused_trunks=detach.trunks_added,
@@ -108,12 +98,49 @@ class SipWriterActivities:
     @activity.defn
     async def record_numbers(self, ownership: NumbersOwnership) -> None:
         """Enter the ticket's numbers in the ledger."""
-        await self._update("record_numbers", ownership)
+        await self._submit(SipRequestKind.RECORD, ownership=ownership)
 
     @activity.defn
     async def forget_numbers(self, ownership: NumbersOwnership) -> None:
         """Remove released numbers from the ledger."""
-        await self._update("forget_numbers", ownership)
+        await self._submit(SipRequestKind.FORGET, ownership=ownership)
+
+    @activity.defn
+    async def answer_requests(self, answers: list[SipAnswer]) -> None:
+        """The writer's side: complete every asking activity of a batch (it calls this).
+
+        An attempt that is gone (timed out and retried, or its saga ended) is skipped: its
+        retry was, or will be, answered under the same request id.
+        """
+        for answer in answers:
+            handle = self._client.get_async_activity_handle(
+                task_token=base64.b64decode(answer.task_token)
+            )
+            try:
+                if answer.error_type is not None:
+                    await handle.fail(
+                        ApplicationError(
+                            answer.error_message or answer.error_type,
+                            *answer.error_details,
+                            type=answer.error_type,
+                            non_retryable=not answer.retryable,
+                        )
+                    )
+                elif answer.written is not None:
+                    written = answer.written
+                    await handle.complete(
+                        RouteResult(
+                            route_name=written.route_name,
+                            number_pattern=written.number_pattern,
+                            trunks_added=written.trunks_added,
+                            parts=written.parts,
+                        )
+                    )
+                else:
+                    await handle.complete(None)
+            except RPCError as error:
+                if error.status is not RPCStatusCode.NOT_FOUND:
+                    raise
 
     @activity.defn
     async def get_ledger(self) -> dict[str, LedgerEntry]:

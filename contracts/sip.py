@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -16,6 +18,7 @@ __all__ = [
     "MAX_TRUNKS",
     "ROUTE_PART_SEPARATOR",
     "SIP_WORKFLOW_TYPE",
+    "SUBMIT_SIGNAL",
     "AttachRouteRequest",
     "DetachRouteRequest",
     "EnsureTrunksRequest",
@@ -25,7 +28,10 @@ __all__ = [
     "RouteMatch",
     "RouteSpec",
     "RouteWritten",
+    "SipAnswer",
     "SipDocument",
+    "SipRequestKind",
+    "SipSubmission",
     "SipRoutingInput",
     "SipRoutingState",
     "dotnet_compatible_pattern",
@@ -37,6 +43,8 @@ __all__ = [
 
 SIP_WORKFLOW_TYPE = "SipRoutingWorkflow"
 """Workflow type of the writer, for callers that must not import workflow code."""
+SUBMIT_SIGNAL = "submit"
+"""The writer's signal that takes a ``SipSubmission``."""
 
 MAX_TRUNKS = 250
 MAX_ROUTES = 250
@@ -169,22 +177,6 @@ class LedgerEntry(_Model):
     updated_at: datetime | None = None
 
 
-class SipRoutingState(_Model):
-    """Everything the writer carries across continue-as-new."""
-
-    ledger: dict[str, LedgerEntry] = Field(default_factory=dict)
-    last_written: SipDocument | None = None
-
-
-class SipRoutingInput(_Model):
-    """Start (or continue) the writer of one resource."""
-
-    resource: str
-    state: SipRoutingState = SipRoutingState()
-    continue_as_new_after: int = Field(3_000, ge=10)
-    """History length after which the run continues as new (below the ~4,000 suggestion)."""
-
-
 class EnsureTrunksRequest(_Model):
     """Make sure these trunks exist (ports updated if they differ)."""
 
@@ -233,3 +225,59 @@ class RouteWritten(_Model):
     trunks_added: tuple[str, ...]
     parts: tuple[str, ...] = ()
     """Every route written for the ticket's numbers, in order (empty before parts existed)."""
+
+
+class SipRequestKind(StrEnum):
+    """What a submission asks of the writer."""
+
+    ATTACH = "attach"
+    DETACH = "detach"
+    RECORD = "record"
+    FORGET = "forget"
+
+
+class SipSubmission(_Model):
+    """One request to the writer, by signal; answered by completing the asking activity.
+
+    Signals have no in-flight limit (Updates have ten per workflow), and the writer takes
+    every submission waiting into one read-modify-write of the document: one batch, one PATCH.
+    """
+
+    request_id: str
+    """The asking activity (workflow, run, activity id): the same across its retries."""
+    task_token: str
+    """Base64 of the asking activity attempt's task token: the writer completes it."""
+    kind: SipRequestKind
+    attach: AttachRouteRequest | None = None
+    detach: DetachRouteRequest | None = None
+    ownership: NumbersOwnership | None = None
+
+
+class SipAnswer(_Model):
+    """How the writer completes one asking activity: with a result, or failed with a refusal."""
+
+    task_token: str
+    written: RouteWritten | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    error_details: tuple[Any, ...] = ()
+    """The refusal's details as ACS's error carried them (code, support ids)."""
+    retryable: bool = False
+
+
+class SipRoutingState(_Model):
+    """Everything the writer carries across continue-as-new."""
+
+    ledger: dict[str, LedgerEntry] = Field(default_factory=dict)
+    last_written: SipDocument | None = None
+    pending: tuple[SipSubmission, ...] = ()
+    """Submissions not yet committed when the run continued as new (a busy writer)."""
+
+
+class SipRoutingInput(_Model):
+    """Start (or continue) the writer of one resource."""
+
+    resource: str
+    state: SipRoutingState = SipRoutingState()
+    continue_as_new_after: int = Field(3_000, ge=10)
+    """History length after which the run continues as new (below the ~4,000 suggestion)."""

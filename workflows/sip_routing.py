@@ -1,10 +1,14 @@
 """``SipRoutingWorkflow``: the one writer of one ACS resource's direct-routing document.
 
 ``PATCH /sip`` replaces the routes list wholesale and has no ETag, so two writers that read,
-modify and write at once lose a route. Every numberflow change goes through this workflow's
-Updates instead, one at a time under a lock, each a fresh read-modify-write. It also keeps the
-ledger of which ticket owns which numbers and routes, and continues as new before its history
-grows long, carrying that state.
+modify and write at once lose a route. Every numberflow change goes through this workflow
+instead. Sagas submit by signal (``submit``; no in-flight limit, unlike Updates) and the run
+loop commits whatever is waiting as one batch: one fresh read, every request applied in
+arrival order to that document (each refused alone if it must be), one PATCH, then each asking
+activity is completed with its answer (group commit). The Updates of the first version are
+still served, one at a time under the same lock. It also keeps the ledger of which ticket owns
+which numbers and routes, and continues as new before its history grows long, carrying that
+state.
 """
 
 from __future__ import annotations
@@ -16,16 +20,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.sip import SipDocumentActivities
+    from activities.writer import SipWriterActivities
     from contracts.provision import TrunkSpec
     from contracts.sip import (
         MAX_ROUTES,
         MAX_TRUNKS,
+        SUBMIT_SIGNAL,
         AttachRouteRequest,
         DetachRouteRequest,
         EnsureTrunksRequest,
@@ -35,9 +41,12 @@ with workflow.unsafe.imports_passed_through():
         RouteMatch,
         RouteSpec,
         RouteWritten,
+        SipAnswer,
         SipDocument,
+        SipRequestKind,
         SipRoutingInput,
         SipRoutingState,
+        SipSubmission,
         exact_number_pattern,
         is_part_of,
         route_parts,
@@ -74,23 +83,32 @@ class SipRoutingWorkflow:
         self._last: SipDocument = start.state.last_written or SipDocument()
         self._limit = start.continue_as_new_after
         self._lock = asyncio.Lock()
+        self._queue: list[SipSubmission] = list(start.state.pending)
+        self._answered: dict[str, SipAnswer] = {}
+        """Request id → its answer, this run: a retried submission is answered, not redone."""
 
     @workflow.run
     async def run(self, start: SipRoutingInput) -> None:  # noqa: ARG002 - read in init
-        """Live until the history is long, then continue as new with the same state."""
-        await workflow.wait_condition(
-            lambda: (
-                self._history_is_long()
-                and workflow.all_handlers_finished()
-                and not self._lock.locked()
-            )
-        )
+        """Commit submissions in batches until the history is long, then continue as new."""
+        while not self._may_continue_as_new():
+            await workflow.wait_condition(lambda: bool(self._queue) or self._may_continue_as_new())
+            if self._queue:
+                batch, self._queue = self._queue, []
+                await self._commit(batch)
         workflow.continue_as_new(
             SipRoutingInput(
                 resource=self._resource,
-                state=SipRoutingState(ledger=self._ledger, last_written=self._last),
+                state=SipRoutingState(
+                    ledger=self._ledger, last_written=self._last, pending=tuple(self._queue)
+                ),
                 continue_as_new_after=self._limit,
             )
+        )
+
+    def _may_continue_as_new(self) -> bool:
+        """Long enough, and nothing half done (queued submissions travel with the state)."""
+        return (
+            self._history_is_long() and workflow.all_handlers_finished() and not self._lock.locked()
         )
 
     def _history_is_long(self) -> bool:
@@ -99,7 +117,153 @@ class SipRoutingWorkflow:
             info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._limit
         )
 
-    # -- updates -------------------------------------------------------------------------------
+    # -- submissions (group commit) ------------------------------------------------------------
+
+    @workflow.signal(name=SUBMIT_SIGNAL)
+    def submit(self, submission: SipSubmission) -> None:
+        """Queue a request; the run loop answers it after the next batch."""
+        self._queue.append(submission)
+
+    async def _commit(self, batch: list[SipSubmission]) -> None:
+        """Apply the new requests as one read-modify-write, then answer every asker.
+
+        A request seen before (an activity's retry) is answered from its first answer.
+        """
+        fresh: list[SipSubmission] = []
+        for submission in batch:
+            if submission.request_id not in self._answered and not any(
+                f.request_id == submission.request_id for f in fresh
+            ):
+                fresh.append(submission)
+        async with self._lock:
+            answers = await self._apply_batch(fresh) if fresh else {}
+        # A failure worth retrying is not remembered: the retry must be tried again.
+        self._answered.update({k: a for k, a in answers.items() if not a.retryable})
+        known = {**self._answered, **answers}
+        replies = [
+            known[s.request_id].model_copy(update={"task_token": s.task_token}) for s in batch
+        ]
+        await workflow.execute_activity_method(
+            SipWriterActivities.answer_requests,
+            replies,
+            start_to_close_timeout=ACS_CALL_TIMEOUT,
+            retry_policy=ACS_CALL,
+        )
+
+    async def _apply_batch(self, fresh: list[SipSubmission]) -> dict[str, SipAnswer]:
+        """The requests together; if ACS refuses that write, each alone.
+
+        Alone, the request ACS refuses (e.g. a trunk of an unverified domain) fails with ACS's
+        own error, and the others of the batch go through.
+        """
+        ledger_before = dict(self._ledger)
+        try:
+            return await self._apply_together(fresh)
+        except ActivityError as error:
+            self._ledger = ledger_before
+            if len(fresh) == 1:
+                return {fresh[0].request_id: _failed(error)}
+        answers: dict[str, SipAnswer] = {}
+        for submission in fresh:
+            ledger_before = dict(self._ledger)
+            try:
+                answers |= await self._apply_together([submission])
+            except ActivityError as error:
+                self._ledger = ledger_before
+                answers[submission.request_id] = _failed(error)
+        return answers
+
+    async def _apply_together(self, fresh: list[SipSubmission]) -> dict[str, SipAnswer]:
+        """One read, each request planned in order on it, one PATCH (one more for old trunks).
+
+        The ledger changes as the batch is planned: a detach after an attach of the same
+        batch must see that route as owned.
+        """
+        touches_document = any(
+            s.kind in (SipRequestKind.ATTACH, SipRequestKind.DETACH) for s in fresh
+        )
+        document = await self._read() if touches_document else self._last
+        plan = _BatchPlan(document)
+        answers: dict[str, SipAnswer] = {}
+        for submission in fresh:
+            try:
+                written = self._plan(submission, plan)
+            except ApplicationError as refusal:
+                answers[submission.request_id] = SipAnswer(
+                    task_token="", error_type=refusal.type, error_message=refusal.message
+                )
+                continue
+            answers[submission.request_id] = SipAnswer(task_token="", written=written)
+        if plan.routes != document.routes or plan.added_trunks:
+            patch: dict[str, Any] = {"routes": [_route_wire(r) for r in plan.routes]}
+            if plan.added_trunks:
+                patch["trunks"] = plan.added_trunks
+            document = await self._write(patch)
+        in_use = {t for r in document.routes for t in r.trunks}
+        unused = sorted(f for f in plan.trunks_to_drop if f in document.trunks and f not in in_use)
+        if unused:
+            await self._write({"trunks": dict.fromkeys(unused)})
+        return answers
+
+    def _plan(self, submission: SipSubmission, plan: _BatchPlan) -> RouteWritten | None:
+        """Apply one request to the batch's document; raise ``ApplicationError`` to refuse it."""
+        kind = submission.kind
+        if kind is SipRequestKind.ATTACH and submission.attach is not None:
+            request = submission.attach
+            with _refused_not_failed():
+                self._check_trunk_room_in(plan, request.trunks)
+                written = self._routes_for(request)
+            for route in written:
+                self._check_name_is_ours(plan.document(), request, route.name)
+            others = tuple(r for r in plan.routes if not self._is_ticket_route(r.name, request))
+            names = {r.name for r in others} | {r.name for r in written}
+            if len(names) > MAX_ROUTES:
+                raise ApplicationError(
+                    f"the resource would have more than {MAX_ROUTES} routes",
+                    type=INVALID_REQUEST,
+                    non_retryable=True,
+                )
+            index = self._position(others, request)
+            plan.routes = (*others[:index], *written, *others[index:])
+            missing = tuple(t for t in request.trunks if t.fqdn not in plan.trunks)
+            for trunk in missing:
+                plan.trunks[trunk.fqdn] = trunk.port
+                plan.added_trunks[trunk.fqdn] = {"sipSignalingPort": trunk.port}
+            route_names = tuple(r.name for r in written)
+            self._own(request.ticket_id, numbers=request.numbers, routes=route_names)
+            return RouteWritten(
+                route_name=written[0].name,
+                number_pattern=written[0].number_pattern,
+                position=index,
+                trunks_added=tuple(t.fqdn for t in missing),
+                parts=route_names if len(route_names) > 1 else (),
+            )
+        if kind is SipRequestKind.DETACH and submission.detach is not None:
+            detach = submission.detach
+            if self._route_owner(detach.route_name) != detach.ticket_id:
+                return None  # not this ticket's: a compensation undoes only its own saga
+            parts = self._parts_owned(detach)
+            plan.routes = tuple(
+                r for r in plan.routes if r.name != detach.route_name and r.name not in parts
+            )
+            plan.trunks_to_drop |= set(detach.remove_unused_trunks)
+            self._disown(detach.ticket_id, routes=(detach.route_name, *parts))
+            return None
+        if kind is SipRequestKind.RECORD and submission.ownership is not None:
+            self._own(submission.ownership.ticket_id, numbers=submission.ownership.numbers)
+            return None
+        if kind is SipRequestKind.FORGET and submission.ownership is not None:
+            self._disown(submission.ownership.ticket_id, numbers=submission.ownership.numbers)
+            return None
+        raise ApplicationError(
+            f"a {kind} submission without its request", type=INVALID_REQUEST, non_retryable=True
+        )
+
+    def _check_trunk_room_in(self, plan: _BatchPlan, trunks: tuple[TrunkSpec, ...]) -> None:
+        if len(set(plan.trunks) | {t.fqdn for t in trunks}) > MAX_TRUNKS:
+            raise ValueError(f"the resource would have more than {MAX_TRUNKS} trunks")
+
+    # -- updates (the first version's path, still served) --------------------------------------
 
     @workflow.update
     async def ensure_trunks(self, request: EnsureTrunksRequest) -> SipDocument:
@@ -368,6 +532,40 @@ class SipRoutingWorkflow:
         else:
             self._ledger.pop(ticket_id, None)
         return entry
+
+
+def _failed(error: ActivityError) -> SipAnswer:
+    """The answer for a request whose read or write failed: ACS's error, retryable or not."""
+    cause = error.cause
+    permanent = error.retry_state is RetryState.NON_RETRYABLE_FAILURE
+    if isinstance(cause, ApplicationError):
+        return SipAnswer(
+            task_token="",
+            error_type=cause.type,
+            error_message=cause.message,
+            error_details=tuple(cause.details),
+            retryable=not permanent,
+        )
+    return SipAnswer(
+        task_token="",
+        error_type="SipWriteFailed",
+        error_message=f"the SIP document could not be written: {cause or error}",
+        retryable=not permanent,
+    )
+
+
+class _BatchPlan:
+    """The document as one batch changes it, before the single PATCH that writes it."""
+
+    def __init__(self, document: SipDocument) -> None:
+        self.routes: tuple[RouteSpec, ...] = document.routes
+        self.trunks: dict[str, int] = dict(document.trunks)
+        self.added_trunks: dict[str, dict[str, int]] = {}
+        self.trunks_to_drop: set[str] = set()
+
+    def document(self) -> SipDocument:
+        """The routes and trunks as planned so far (for the ownership checks)."""
+        return SipDocument(trunks=self.trunks, routes=self.routes)
 
 
 @contextmanager

@@ -82,6 +82,28 @@ async def test_fifty_sagas_attach_fifty_routes(saga: Saga) -> None:
             assert first.name == result.route_name
     ledger = await sip_handle.query(SipRoutingWorkflow.ledger)
     assert len(ledger) == 50
+    # group commit: routes waiting together went out in shared PATCHes, not one each
+    assert saga.state()["requestCounts"]["SipRouting_Update"] < 50
+
+
+async def test_a_request_acs_refuses_fails_alone_in_its_batch(saga: Saga) -> None:
+    """One saga's trunk is in an unverified domain (422 MissingDomain for the whole PATCH):
+    that saga alone gets ACS's error; the sagas submitted with it are routed."""
+    good = [base_request(quantity=1, approval=AUTO, final_capabilities=None) for _ in range(8)]
+    bad = base_request(
+        quantity=1,
+        approval=AUTO,
+        final_capabilities=None,
+        routing={"trunks": [{"fqdn": "sbc.unverified.net", "port": 5061}]},
+        on_step_failure="compensate",
+    )
+    handles = await asyncio.gather(*(saga.start(r) for r in [*good[:4], bad, *good[4:]]))
+    bad_handle = handles[4]
+    cause = await saga.failure(bad_handle)
+    assert "MissingDomain" in str(cause)
+    for handle in handles[:4] + handles[5:]:
+        assert (await handle.result()).outcome is Stage.COMPLETED
+    assert {r["name"] for r in saga.routes()} == {r.route_name for r in good}
 
 
 async def test_naive_parallel_writers_lose_routes(saga: Saga) -> None:

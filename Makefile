@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint types pytest run install clean chaos
+.PHONY: test lint types pytest run install clean chaos bench bench-quick
 
 install: $(STAMP)
 
@@ -36,6 +36,16 @@ CHAOS_SEED ?= $(shell date +%s)
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos --seed $(CHAOS_SEED) --sagas 100 --kills 10 \
 		--restarts term,kill --report .numberflow/chaos/report-$(CHAOS_SEED).json
+
+# Benchmarks (bench/): ratios taken side by side in one run, written to bench/results/latest.json
+# and bench/REPORT.md with plots. Bounded: about 15 minutes, or 3 for the quick one.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) .numberflow .mypy_cache .ruff_cache .pytest_cache

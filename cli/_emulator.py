@@ -32,6 +32,9 @@ def emulator(
         list[str] | None,
         typer.Option(help="Accept this Entra ID bearer token too (repeatable)."),
     ] = None,
+    numbers_per_area_code: Annotated[
+        int, typer.Option(help="Inventory size per area code.", min=1, max=100_000)
+    ] = EmulatorConfig.numbers_per_area_code,
 ) -> None:
     """Serve both ACS APIs over plain HTTP and print the connection string."""
     config = EmulatorConfig(
@@ -41,6 +44,7 @@ def emulator(
         search_hold_seconds=search_hold_seconds,
         verified_domains=tuple(verified_domain or ("example.com",)),
         bearer_tokens=frozenset(bearer_token or ()),
+        numbers_per_area_code=numbers_per_area_code,
     )
     server = EmulatorServer(config, host=host, port=port)
     typer.echo(server.connection_string, nl=True)

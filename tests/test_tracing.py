@@ -72,6 +72,9 @@ async def test_one_trace_from_the_webhook_to_the_acs_purchase(
     handler = logging.StreamHandler(logs)
     handler.setFormatter(build_formatter(json=True))
     logging.getLogger().addHandler(handler)
+    client_logger = logging.getLogger("httpx")  # its request lines are debug in production
+    client_level = client_logger.level
+    client_logger.setLevel(logging.INFO)
     body = json.dumps({"event": "created", "request": request.model_dump(mode="json")}).encode()
     async with (
         httpx.AsyncClient(
@@ -105,6 +108,7 @@ async def test_one_trace_from_the_webhook_to_the_acs_purchase(
         )
         assert (await handle.result()).outcome is Stage.COMPLETED
     logging.getLogger().removeHandler(handler)
+    client_logger.setLevel(client_level)
     spans = exporter.get_finished_spans()
     webhook = next(s for s in spans if s.name == "POST /webhooks/tickets")
     purchase = next(s for s in spans if s.name.startswith("ACS POST") and ":purchase" in s.name)

@@ -45,10 +45,12 @@ fail the step at once."""
 POLL = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=1.5,
-    maximum_interval=timedelta(seconds=30),
+    maximum_interval=timedelta(seconds=2),
     non_retryable_error_types=list(ACS_NON_RETRYABLE),
 )
-"""LRO polls: the retries are the polling loop; ``LRO_DEADLINE`` bounds it."""
+"""LRO polls: the retries are the polling loop; ``LRO_DEADLINE`` bounds it. The interval grows
+to 2 s, the official SDK's, so a long operation is seen done at most 2 s late (it was up to
+30 s); a ``Retry-After`` from ACS sets the next delay instead."""
 
 LRO_DEADLINE = timedelta(minutes=30)
 """How long the saga waits for one ACS long-running operation before failing the step."""

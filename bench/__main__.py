@@ -295,7 +295,7 @@ def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         ratios = [
             r["ratio"] for r in results["saga_vs_floor"] if (r["n"], r["routes"]) == (n, routed)
         ]
-        value = statistics.median(ratios)
+        value = round(statistics.median(ratios), 3)
         goals.append(
             {
                 "name": f"saga_vs_floor, {'routes' if routed else 'no routes'}, N={n}",

@@ -16,6 +16,7 @@ from contracts.error_types import (
 __all__ = [
     "ACS_CALL",
     "ACS_CALL_TIMEOUT",
+    "ANSWER",
     "CALLBACK",
     "CALLBACK_DEADLINE",
     "COMPENSATION",
@@ -51,6 +52,13 @@ POLL = RetryPolicy(
 """LRO polls: the retries are the polling loop; ``LRO_DEADLINE`` bounds it. The interval grows
 to 2 s, the official SDK's, so a long operation is seen done at most 2 s late (it was up to
 30 s); a ``Retry-After`` from ACS sets the next delay instead."""
+
+ANSWER = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+"""The SIP writer completing its askers: only Temporal is involved, so retry until it answers."""
 
 LRO_DEADLINE = timedelta(minutes=30)
 """How long the saga waits for one ACS long-running operation before failing the step."""

@@ -52,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
         route_parts,
     )
 
-    from ._policies import ACS_CALL, ACS_CALL_TIMEOUT
+    from ._policies import ACS_CALL, ACS_CALL_TIMEOUT, ANSWER
 
 __all__ = ["SipRoutingWorkflow", "exact_number_pattern", "placement_index"]
 
@@ -143,12 +143,15 @@ class SipRoutingWorkflow:
         replies = [
             known[s.request_id].model_copy(update={"task_token": s.task_token}) for s in batch
         ]
-        await workflow.execute_activity_method(
-            SipWriterActivities.answer_requests,
-            replies,
-            start_to_close_timeout=ACS_CALL_TIMEOUT,
-            retry_policy=ACS_CALL,
-        )
+        try:
+            await workflow.execute_activity_method(
+                SipWriterActivities.answer_requests,
+                replies,
+                start_to_close_timeout=ACS_CALL_TIMEOUT,
+                retry_policy=ANSWER,
+            )
+        except ActivityError as error:  # never the writer's end: unanswered askers time out
+            workflow.logger.error("could not answer %d requests: %s", len(replies), error)
 
     async def _apply_batch(self, fresh: list[SipSubmission]) -> dict[str, SipAnswer]:
         """The requests together; if ACS refuses that write, each alone.

@@ -151,6 +151,26 @@ def write_report(results: dict[str, Any], folder: Path) -> None:
             ],
         ),
         "",
+        "## (2) LRO lag and polls vs the official SDK's poller",
+        "",
+        "One search operation of each length on its own emulator, through the saga's path "
+        "(an activity starts it, the `POLL` retry policy polls it) and through "
+        "`azure-communication-phonenumbers`' poller; lag is the wall time past the operation.",
+        "",
+        _table(
+            ["operation s", "numberflow lag s", "numberflow polls", "SDK lag s", "SDK polls"],
+            [
+                [
+                    r["operation_seconds"],
+                    r["numberflow_lag_s"],
+                    r["numberflow_polls"],
+                    r["sdk_lag_s"],
+                    r["sdk_polls"],
+                ]
+                for r in results["lro"]
+            ],
+        ),
+        "",
         "## Not measured yet",
         "",
         *[f"- {item}" for item in results["not_measured"]],

@@ -164,8 +164,9 @@ class SipRoutingWorkflow:
             return await self._apply_together(fresh)
         except ActivityError as error:
             self._ledger = ledger_before
-            if len(fresh) == 1:
-                return {fresh[0].request_id: _failed(error)}
+            if len(fresh) == 1 or error.retry_state is not RetryState.NON_RETRYABLE_FAILURE:
+                # ACS is down or slow, not refusing: every asker retries later, together
+                return dict.fromkeys((s.request_id for s in fresh), _failed(error))
         answers: dict[str, SipAnswer] = {}
         for submission in fresh:
             ledger_before = dict(self._ledger)

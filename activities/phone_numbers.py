@@ -44,7 +44,13 @@ from contracts.activities import (
     ReleaseNumbersInput,
     ReleaseNumbersResult,
 )
-from contracts.error_types import HOLD_EXPIRED, OPERATION_PENDING, RELEASE_BLOCKED
+from contracts.error_types import (
+    CAPABILITY_UPDATE_IN_PROGRESS,
+    HOLD_EXPIRED,
+    OPERATION_PENDING,
+    RELEASE_BLOCKED,
+    RELEASE_FAILED,
+)
 from contracts.provision import HoldStrategy, ProvisionRequest
 
 from ._errors import acs_errors_as_application_errors
@@ -395,7 +401,7 @@ class PhoneNumberActivities:
                 # An update started by an earlier attempt is still running: come back later.
                 raise ApplicationError(
                     "a capability update of this number is already running",
-                    type="CapabilityUpdateInProgress",
+                    type=CAPABILITY_UPDATE_IN_PROGRESS,
                 ) from error
         return _handle(ref)
 
@@ -458,7 +464,7 @@ class PhoneNumberActivities:
         if busy:
             raise ApplicationError(
                 f"capability updates of {busy} numbers are already running",
-                type="CapabilityUpdateInProgress",
+                type=CAPABILITY_UPDATE_IN_PROGRESS,
             )
         return CapabilityBatchResult(failures=tuple(failures))
 
@@ -540,9 +546,7 @@ class PhoneNumberActivities:
                 _count(metrics.NUMBERS_RELEASED)
                 return
             if poll.status is OperationStatus.FAILED:
-                raise ApplicationError(
-                    f"release {handle.operation_id} failed", type="ReleaseFailed"
-                )
+                raise ApplicationError(f"release {handle.operation_id} failed", type=RELEASE_FAILED)
             await asyncio.sleep(poll.retry_after or _RELEASE_POLL_SECONDS)
         raise ApplicationError(
             f"release {handle.operation_id} still running", type=OPERATION_PENDING

@@ -10,6 +10,7 @@ __all__ = [
     "CALLBACK_NOT_CONFIGURED",
     "CALLBACK_REFUSED",
     "CAPABILITY_UPDATE_FAILED",
+    "CAPABILITY_UPDATE_IN_PROGRESS",
     "COMPENSATION_FAILED",
     "HOLD_EXPIRED",
     "OPERATION_PENDING",
@@ -18,6 +19,8 @@ __all__ = [
     "PROVISIONING_FAILED",
     "PURCHASE_FAILED",
     "RELEASE_BLOCKED",
+    "RELEASE_FAILED",
+    "SIP_WRITE_FAILED",
 ]
 
 # One per acs.AcsError class; the activity layer is the only place that maps them.
@@ -64,3 +67,9 @@ CALLBACK_NOT_CONFIGURED = "CallbackNotConfigured"
 """The worker has no callback secret: nothing can be signed, so nothing is sent."""
 CALLBACK_REFUSED = "CallbackRefused"
 """The URL or its resolved address is outside the callback allow-list: never retried."""
+CAPABILITY_UPDATE_IN_PROGRESS = "CapabilityUpdateInProgress"
+"""An update started by an earlier attempt still runs: retried, the activity waits it out."""
+RELEASE_FAILED = "ReleaseFailed"
+"""ACS reported a number's release operation failed."""
+SIP_WRITE_FAILED = "SipWriteFailed"
+"""The SIP writer could not read or write the document (ACS down or slow): the asker retries."""

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.sip import SipDocumentActivities
     from activities.writer import SipWriterActivities
+    from contracts.error_types import SIP_WRITE_FAILED
     from contracts.provision import TrunkSpec
     from contracts.sip import (
         MAX_ROUTES,
@@ -552,7 +553,7 @@ def _failed(error: ActivityError) -> SipAnswer:
         )
     return SipAnswer(
         task_token="",
-        error_type="SipWriteFailed",
+        error_type=SIP_WRITE_FAILED,
         error_message=f"the SIP document could not be written: {cause or error}",
         retryable=not permanent,
     )

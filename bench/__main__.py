@@ -41,6 +41,7 @@ from emulator import DEFAULT_ACCESS_KEY
 from logconfig import LogContextInterceptor
 from workflows import WORKFLOWS, ProvisionNumbersWorkflow
 
+from .emulator_process import emulator_process
 from .floor import FloorWorkflow, step
 from .lro import measure_lro
 from .report import write_report
@@ -346,36 +347,8 @@ async def _run(quick: bool) -> dict[str, Any]:
     quantities = (1, 10, 100) if quick else (1, 10, 100, 1000)
     lro_seconds = (0.5, 2.0) if quick else (0.5, 2.0, 10.0, 60.0)
     ingress_requests = 60 if quick else 300
-    emulator_port = free_port()
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "emulator",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(emulator_port),
-            "--lro-seconds",
-            "0.05",
-            "--numbers-per-area-code",
-            "2000",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{emulator_port}"
-    connection = f"endpoint={endpoint};accesskey={DEFAULT_ACCESS_KEY}"
-    try:
-        async with httpx.AsyncClient() as probe:
-            for _ in range(200):
-                try:
-                    await probe.get(f"{endpoint}/_emulator/state")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
+    async with emulator_process(0.05, stock=2000) as endpoint:
+        connection = f"endpoint={endpoint};accesskey={DEFAULT_ACCESS_KEY}"
         env = await WorkflowEnvironment.start_local(
             data_converter=data_converter(None),
             dev_server_existing_path=temporal_binary(),
@@ -410,10 +383,7 @@ async def _run(quick: bool) -> dict[str, Any]:
                 print("(5) per saga by quantity", flush=True)
                 per_saga = await bench.per_saga(quantities)
                 print("(2) LRO lag and polls vs the official SDK", flush=True)
-                lro = [await measure_lro(client, s, free_port) for s in lro_seconds]
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=30)
+                lro = [await measure_lro(client, s) for s in lro_seconds]
     results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "quick" if quick else "full",

@@ -4,9 +4,6 @@ poller (``azure-communication-phonenumbers``), on the same emulator, one operati
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -16,6 +13,8 @@ import httpx
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from .emulator_process import emulator_process
 
 with workflow.unsafe.imports_passed_through():
     from activities import PhoneNumberActivities
@@ -56,7 +55,7 @@ async def _polls(endpoint: str) -> int:
     return int(state["requestCounts"].get(_OPERATION_POLL, 0))
 
 
-async def measure_lro(client: Client, seconds: float, free_port: Any) -> dict[str, Any]:
+async def measure_lro(client: Client, seconds: float) -> dict[str, Any]:
     """One operation of ``seconds`` each way: lag after it ends, and polls made."""
     from azure.communication.phonenumbers import PhoneNumberCapabilities
     from azure.communication.phonenumbers.aio import PhoneNumbersClient as SdkClient
@@ -65,34 +64,9 @@ async def measure_lro(client: Client, seconds: float, free_port: Any) -> dict[st
     from acs import PhoneNumbersClient
     from emulator import DEFAULT_ACCESS_KEY
 
-    port = free_port()
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "emulator",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lro-seconds",
-            str(seconds),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    connection = f"endpoint={endpoint};accesskey={DEFAULT_ACCESS_KEY}"
     queue = f"bench-lro-{uuid.uuid4().hex[:6]}"
-    try:
-        for _ in range(200):
-            try:
-                await _polls(endpoint)
-                break
-            except httpx.TransportError:
-                await asyncio.sleep(0.05)
+    async with emulator_process(seconds) as endpoint:
+        connection = f"endpoint={endpoint};accesskey={DEFAULT_ACCESS_KEY}"
         request = ProvisionRequest.model_validate(
             {
                 "ticket_id": "B-lro",
@@ -126,9 +100,6 @@ async def measure_lro(client: Client, seconds: float, free_port: Any) -> dict[st
             )
             await poller.result()
             theirs = (time.perf_counter() - begun - seconds, await _polls(endpoint) - before)
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=30)
     row = {
         "operation_seconds": seconds,
         "numberflow_lag_s": round(ours[0], 3),

@@ -37,6 +37,7 @@ from ._errors import (
     AcsValidationError,
 )
 from ._lro import (
+    POLL_SCHEDULE,
     OperationError,
     OperationKind,
     OperationPoll,
@@ -44,6 +45,7 @@ from ._lro import (
     OperationStatus,
     PhoneNumberOperation,
     PhoneNumberOperationType,
+    PollSchedule,
 )
 from ._models import (
     AvailablePhoneNumber,
@@ -116,6 +118,8 @@ __all__ = [
     "OperationPoll",
     "OperationRef",
     "OperationStatus",
+    "POLL_SCHEDULE",
+    "PollSchedule",
     "OperatorDetails",
     "OperatorInformation",
     "OperatorInformationOptions",

@@ -2,11 +2,14 @@
 
 ACS answers an LRO start with ``202`` and headers; the caller persists the returned
 :class:`OperationRef` (it is a plain, serialisable value) and polls it as often as it likes,
-from any process. Nothing here sleeps except :meth:`PhoneNumbersClient.wait`.
+from any process. Nothing here sleeps except :meth:`PhoneNumbersClient.wait`; when to poll is
+:class:`PollSchedule`'s to say, for every caller.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -22,7 +25,37 @@ __all__ = [
     "OperationStatus",
     "PhoneNumberOperation",
     "PhoneNumberOperationType",
+    "POLL_SCHEDULE",
+    "PollSchedule",
 ]
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """When to poll an operation, counted from when it started.
+
+    The service sends no ``Retry-After`` on polls, so the cadence is the client's. The official
+    SDK polls at once, then every ``polling_interval`` (2 s) after each answer, so its polls drift
+    late by one round trip each. This schedule keeps the same 2 s interval but pins the polls to
+    a grid anchored at the operation's start (``first``, then every ``interval``), so a long
+    operation is seen done within one round trip of a grid point, with no more polls than the
+    SDK makes; skipping the immediate poll (never done on the real service) pays for the early
+    one at ``first``.
+    """
+
+    first: float = 0.5
+    interval: float = 2.0
+
+    def delay(self, elapsed: float) -> float:
+        """Seconds from ``elapsed`` (since the start) to the next poll point after it."""
+        if elapsed < self.first:
+            return self.first - elapsed
+        grid = max(1, math.floor(elapsed / self.interval) + 1) * self.interval
+        return grid - elapsed
+
+
+POLL_SCHEDULE = PollSchedule()
+"""The one schedule: the saga's poll activity, the batch capability update and ``wait``."""
 
 
 class OperationKind(StrEnum):

@@ -17,11 +17,13 @@ from ._auth import Credential
 from ._base import BaseClient
 from ._errors import AcsOperationFailedError
 from ._lro import (
+    POLL_SCHEDULE,
     OperationKind,
     OperationPoll,
     OperationRef,
     OperationStatus,
     PhoneNumberOperation,
+    PollSchedule,
 )
 from ._models import (
     AvailablePhoneNumber,
@@ -379,22 +381,24 @@ class PhoneNumbersClient(BaseClient):
         self,
         ref: OperationRef,
         *,
-        polling_interval: float = 2.0,
-        max_interval: float = 30.0,
+        schedule: PollSchedule = POLL_SCHEDULE,
         timeout: float = 600.0,
     ) -> PhoneNumberOperation:
         """Poll until the operation ends; for scripts, not for durable orchestration.
 
-        The first poll is immediate; then the service's ``Retry-After`` is honoured, otherwise
-        the interval grows by half each time up to ``max_interval``.
+        Polls follow ``schedule`` from now (the operation has just started); a ``Retry-After``
+        from the service sets the next delay instead.
 
         Raises:
             AcsOperationFailedError: the operation ended ``failed``.
             TimeoutError: it did not end within ``timeout`` seconds.
         """
-        deadline = time.monotonic() + timeout
-        interval = polling_interval
+        started = time.monotonic()
+        delay = ref.retry_after if ref.retry_after is not None else schedule.first
         while True:
+            if time.monotonic() + delay > started + timeout:
+                raise TimeoutError(f"operation {ref.operation_id} not done after {timeout}s")
+            await asyncio.sleep(delay)
             poll = await self.get_operation(ref)
             if poll.status is OperationStatus.SUCCEEDED:
                 return poll.operation
@@ -405,13 +409,11 @@ class PhoneNumbersClient(BaseClient):
                     code=error.code if error else "OperationFailed",
                     target=error.target if error else None,
                 )
-            delay = poll.retry_after if poll.retry_after is not None else interval
-            if time.monotonic() + delay > deadline:
-                raise TimeoutError(
-                    f"operation {ref.operation_id} still {poll.status} after {timeout}s"
-                )
-            await asyncio.sleep(delay)
-            interval = min(interval * 1.5, max_interval)
+            delay = (
+                poll.retry_after
+                if poll.retry_after is not None
+                else schedule.delay(time.monotonic() - started)
+            )
 
     # -- purchased numbers ---------------------------------------------------------------------
 

@@ -7,13 +7,15 @@ activity whose worker died after ACS acted but before the result was recorded.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from acs import (
+    POLL_SCHEDULE,
     AcsConflictError,
     AcsNotFoundError,
     AcsValidationError,
@@ -59,7 +61,6 @@ __all__ = ["PhoneNumberActivities"]
 
 _BARREN_BROWSES = 3
 """Browses in a row that offer nothing new before the stock counts as exhausted."""
-_BATCH_POLL_SECONDS = 0.5
 """Between polls of a batch's running capability updates (unless ACS asks for longer)."""
 _BULK_OWNERSHIP = 20
 """Above this many numbers, ownership is read from one listing, not one GET per number."""
@@ -71,14 +72,22 @@ def _hold_expired(message: str) -> ApplicationError:
     return ApplicationError(message, type=HOLD_EXPIRED, non_retryable=True)
 
 
-def _pending(message: str, retry_after: float | None) -> ApplicationError:
-    """An operation is still running: the activity's retries are the polling loop."""
+def _pending(message: str, delay: float | None) -> ApplicationError:
+    """An operation is still running: the activity's retries are the polling loop.
+
+    ``delay`` sets the next attempt; without one the retry policy's interval does.
+    """
     return ApplicationError(
         message,
         type=OPERATION_PENDING,
         category=ApplicationErrorCategory.BENIGN,  # the polling loop, not a failure: no log
-        next_retry_delay=None if retry_after is None else timedelta(seconds=retry_after),
+        next_retry_delay=None if delay is None else timedelta(seconds=delay),
     )
+
+
+def _since_scheduled() -> float:
+    """Seconds since this activity's first attempt was scheduled: the poll schedule's anchor."""
+    return (datetime.now(UTC) - activity.info().scheduled_time).total_seconds()
 
 
 def _handle(ref: OperationRef) -> LroHandle:
@@ -357,14 +366,18 @@ class PhoneNumberActivities:
 
     @activity.defn
     async def poll_operation(self, handle: LroHandle) -> LroOutcome:
-        """Poll an operation once.
+        """Poll an operation on ``POLL_SCHEDULE``, counted from when this activity was scheduled.
 
-        While it runs this raises ``OperationPending``, so the retry policy is the polling loop
-        (retries are not written to history) and the workflow's ``schedule_to_close_timeout``
-        is the overall deadline.
+        While it runs this raises ``OperationPending`` with the delay to the schedule's next
+        point (or the service's ``Retry-After``), so the retries are the polling loop (they are
+        not written to history) and the workflow's ``schedule_to_close_timeout`` is the overall
+        deadline. The first attempt waits for the schedule's first point: an operation is never
+        done the instant it starts.
         """
         if handle.done:
             return LroOutcome(succeeded=True)
+        if activity.info().attempt == 1:
+            await asyncio.sleep(POLL_SCHEDULE.delay(_since_scheduled()))
         with acs_errors_as_application_errors():
             poll = await self._client.get_operation(_ref(handle))
         _count(metrics.ACS_LRO_POLLS, operation=handle.kind)
@@ -377,7 +390,10 @@ class PhoneNumberActivities:
                 error_code=error.code if error else "OperationFailed",
                 error_message=error.message if error else None,
             )
-        raise _pending(f"{handle.kind} operation is {poll.status}", poll.retry_after)
+        delay = poll.retry_after
+        if delay is None:
+            delay = POLL_SCHEDULE.delay(_since_scheduled())
+        raise _pending(f"{handle.kind} operation is {poll.status}", delay)
 
     # -- capabilities --------------------------------------------------------------------------
 
@@ -439,10 +455,13 @@ class PhoneNumberActivities:
                     busy += 1
                     continue
                 running.append((number, ref))
+            begun = time.monotonic()
+            pause = POLL_SCHEDULE.first
             while running:
+                await asyncio.sleep(pause)
                 activity.heartbeat(len(running))
                 waiting: list[tuple[str, OperationRef]] = []
-                pause = _BATCH_POLL_SECONDS
+                retry_after = 0.0
                 for number, ref in running:
                     poll = await self._client.get_operation(ref)
                     _count(metrics.ACS_LRO_POLLS, operation=ref.kind.value)
@@ -457,10 +476,9 @@ class PhoneNumberActivities:
                         )
                     elif poll.status is not OperationStatus.SUCCEEDED:
                         waiting.append((number, ref))
-                        pause = max(pause, poll.retry_after or 0.0)
+                        retry_after = max(retry_after, poll.retry_after or 0.0)
                 running = waiting
-                if running:
-                    await asyncio.sleep(pause)
+                pause = max(retry_after, POLL_SCHEDULE.delay(time.monotonic() - begun))
         if busy:
             raise ApplicationError(
                 f"capability updates of {busy} numbers are already running",

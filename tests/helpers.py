@@ -9,6 +9,7 @@ from acs import (
     PhoneNumberCapabilities,
     PhoneNumbersClient,
     PhoneNumberSearchResult,
+    PollSchedule,
 )
 
 TOLL_FREE_CAPS = PhoneNumberCapabilities(calling="inbound+outbound", sms="inbound+outbound")
@@ -27,7 +28,7 @@ async def completed_search(
     ref = await client.begin_search_available_phone_numbers(
         country, number_type, "application", capabilities, quantity=quantity, area_code=area_code
     )
-    await client.wait(ref, polling_interval=0.01)
+    await client.wait(ref, schedule=PollSchedule(0.01, 0.01))
     return await client.get_search_result(str(ref.resource_id))
 
 
@@ -35,7 +36,8 @@ async def purchased_numbers(client: PhoneNumbersClient, quantity: int = 1) -> li
     """Search and buy US toll-free numbers; returns them."""
     result = await completed_search(client, quantity=quantity)
     await client.wait(
-        await client.begin_purchase_phone_numbers(result.search_id), polling_interval=0.01
+        await client.begin_purchase_phone_numbers(result.search_id),
+        schedule=PollSchedule(0.01, 0.01),
     )
     return result.phone_numbers
 

@@ -49,9 +49,9 @@ POLL = RetryPolicy(
     maximum_interval=timedelta(seconds=2),
     non_retryable_error_types=list(ACS_NON_RETRYABLE),
 )
-"""LRO polls: the retries are the polling loop; ``LRO_DEADLINE`` bounds it. The interval grows
-to 2 s, the official SDK's, so a long operation is seen done at most 2 s late (it was up to
-30 s); a ``Retry-After`` from ACS sets the next delay instead."""
+"""LRO polls: the retries are the polling loop; ``LRO_DEADLINE`` bounds it. Each pending poll
+sets its own next delay (``acs.POLL_SCHEDULE``'s grid, or the service's ``Retry-After``); these
+intervals apply only after a failed poll (ACS unreachable, 5xx)."""
 
 ANSWER = RetryPolicy(
     initial_interval=timedelta(seconds=1),

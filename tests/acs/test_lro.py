@@ -16,6 +16,7 @@ from acs import (
     OperationStatus,
     PhoneNumberCapabilities,
     PhoneNumbersClient,
+    PollSchedule,
 )
 from emulator import EmulatorConfig
 from tests.conftest import EmulatorEnv, make_asgi_env
@@ -41,7 +42,7 @@ async def test_reference_survives_serialisation(numbers: PhoneNumbersClient) -> 
     ref = await numbers.begin_search_available_phone_numbers("CA", "tollFree", "application", CAPS)
     restored = OperationRef.model_validate(json.loads(ref.model_dump_json()))
     assert restored == ref
-    await numbers.wait(restored, polling_interval=0.02)
+    await numbers.wait(restored, schedule=PollSchedule(0.02, 0.02))
 
 
 async def test_failed_operation_raises_with_its_error_code(asgi_env: EmulatorEnv) -> None:
@@ -54,7 +55,7 @@ async def test_failed_operation_raises_with_its_error_code(asgi_env: EmulatorEnv
     async with asgi_env.phone_numbers() as client:
         ref = await client.begin_search_available_phone_numbers("US", "tollFree", "person", CAPS)
         with pytest.raises(AcsOperationFailedError) as caught:
-            await client.wait(ref, polling_interval=0.02)
+            await client.wait(ref, schedule=PollSchedule(0.02, 0.02))
     assert caught.value.code == "OutOfStock" and not caught.value.retryable
 
 
@@ -68,7 +69,9 @@ async def test_backwards_status_is_tolerated(asgi_env: EmulatorEnv) -> None:
         ref = await client.begin_search_available_phone_numbers("US", "tollFree", "person", CAPS)
         seen = [(await client.get_operation(ref)).status for _ in range(2)]
         assert seen == [OperationStatus.RUNNING, OperationStatus.NOT_STARTED]
-        assert (await client.wait(ref, polling_interval=0.02)).status is OperationStatus.SUCCEEDED
+        assert (
+            await client.wait(ref, schedule=PollSchedule(0.02, 0.02))
+        ).status is OperationStatus.SUCCEEDED
 
 
 def _operation_body(status: str) -> dict[str, object]:
@@ -111,8 +114,8 @@ async def test_wait_honours_retry_after_and_deadline() -> None:
         kind=OperationKind.PURCHASE,
     )
     with pytest.raises(TimeoutError):
-        await client.wait(ref, polling_interval=0.01, timeout=1.5)
-    assert len(polls) == 2  # immediate poll, one after Retry-After=1, then the deadline
+        await client.wait(ref, schedule=PollSchedule(0.01, 0.01), timeout=1.5)
+    assert len(polls) == 2  # the schedule's first poll, one after Retry-After=1, then the deadline
 
 
 async def test_emulator_retry_after_is_read_from_polls() -> None:
@@ -128,14 +131,14 @@ async def test_each_kind_begin_poll_result(numbers: PhoneNumbersClient) -> None:
     search = await numbers.begin_search_available_phone_numbers(
         "US", "tollFree", "application", CAPS, quantity=1
     )
-    await numbers.wait(search, polling_interval=0.02)
+    await numbers.wait(search, schedule=PollSchedule(0.02, 0.02))
     result = await numbers.fetch_result(search)
     assert result is not None and search.kind is OperationKind.SEARCH
     number = result.phone_numbers[0]  # type: ignore[union-attr]
     purchase = await numbers.begin_purchase_phone_numbers(result.search_id)  # type: ignore[union-attr]
-    await numbers.wait(purchase, polling_interval=0.02)
+    await numbers.wait(purchase, schedule=PollSchedule(0.02, 0.02))
     caps = await numbers.begin_update_phone_number_capabilities(number, calling="inbound")
-    await numbers.wait(caps, polling_interval=0.02)
+    await numbers.wait(caps, schedule=PollSchedule(0.02, 0.02))
     assert (await numbers.fetch_result(caps)).capabilities.calling == "inbound"  # type: ignore[union-attr]
     browse = await numbers.browse_available_phone_numbers(
         country_code="AU", phone_number_type="mobile"
@@ -145,10 +148,27 @@ async def test_each_kind_begin_poll_result(numbers: PhoneNumbersClient) -> None:
         reservation_id=rid, numbers_to_add=browse.phone_numbers[:1]
     )
     reservation = await numbers.begin_purchase_reservation(rid)
-    await numbers.wait(reservation, polling_interval=0.02)
+    await numbers.wait(reservation, schedule=PollSchedule(0.02, 0.02))
     release = await numbers.begin_release_phone_number(number)
-    await numbers.wait(release, polling_interval=0.02)
+    await numbers.wait(release, schedule=PollSchedule(0.02, 0.02))
     kinds = [r.kind for r in (search, purchase, caps, reservation, release)]
     assert sorted(kinds) == sorted(OperationKind)
     owned = [n.phone_number async for n in numbers.list_purchased_phone_numbers()]
     assert owned == [browse.phone_numbers[0].phone_number]
+
+
+def test_poll_schedule_is_a_grid_anchored_at_the_start() -> None:
+    """First poll at 0.5 s, then every 2 s from the start, whatever each poll cost: no drift."""
+    schedule = PollSchedule()
+    assert schedule.delay(0.0) == 0.5
+    assert schedule.delay(0.2) == pytest.approx(0.3)
+    assert schedule.delay(0.55) == pytest.approx(1.45)
+    assert schedule.delay(2.0) == pytest.approx(2.0)
+    assert schedule.delay(2.07) == pytest.approx(1.93)
+    assert schedule.delay(59.9) == pytest.approx(0.1)
+    points, elapsed = [], 0.0
+    while elapsed < 60.0:
+        elapsed += schedule.delay(elapsed) + 0.03  # each poll lands one round trip late
+        points.append(elapsed)
+    assert len(points) == 31  # the official SDK's count for 60 s: at once, then every 2 s
+    assert points[-1] == pytest.approx(60.03)

@@ -17,6 +17,7 @@ from acs import (
     PhoneNumberCapabilities,
     PhoneNumbersClient,
     PhoneNumberSearchResult,
+    PollSchedule,
     PurchasedPhoneNumber,
     ReservationStatus,
 )
@@ -101,7 +102,7 @@ async def test_reservation_lifecycle(
     assert [r.id for r in listed] == [str(rid)] and listed[0].phone_numbers is None
     ref = await numbers.begin_purchase_reservation(rid)
     assert ref.kind is OperationKind.RESERVATION_PURCHASE and ref.resource_id == str(rid)
-    await numbers.wait(ref, polling_interval=0.02)
+    await numbers.wait(ref, schedule=PollSchedule(0.02, 0.02))
     assert await numbers.fetch_result(ref) is None
     done = await numbers.get_reservation(rid)
     assert done.status is ReservationStatus.COMPLETED
@@ -139,7 +140,7 @@ async def test_search_purchase_and_get(numbers: PhoneNumbersClient) -> None:
         "US", "tollFree", "application", TOLL_FREE_SMS, area_code="833", quantity=2
     )
     assert ref.kind is OperationKind.SEARCH and ref.location and ref.resource_id
-    await numbers.wait(ref, polling_interval=0.02)
+    await numbers.wait(ref, schedule=PollSchedule(0.02, 0.02))
     result = await numbers.fetch_result(ref)
     assert isinstance(result, PhoneNumberSearchResult)
     assert result == await numbers.get_search_result(ref.resource_id)
@@ -148,7 +149,7 @@ async def test_search_purchase_and_get(numbers: PhoneNumbersClient) -> None:
     )
     purchase = await numbers.begin_purchase_phone_numbers(result.search_id)
     assert purchase.kind is OperationKind.PURCHASE and purchase.resource_id == result.search_id
-    final = await numbers.wait(purchase, polling_interval=0.02)
+    final = await numbers.wait(purchase, schedule=PollSchedule(0.02, 0.02))
     assert final.status is OperationStatus.SUCCEEDED and final.resource_location is None
     owned = await numbers.get_purchased_phone_number(result.phone_numbers[0])
     assert owned.cost.amount == Decimal("2") and owned.capabilities == TOLL_FREE_SMS
@@ -172,7 +173,7 @@ async def test_update_capabilities(numbers: PhoneNumbersClient) -> None:
         number, sms="inbound", calling="outbound"
     )
     assert ref.kind is OperationKind.CAPABILITIES and ref.location and ref.resource_id
-    await numbers.wait(ref, polling_interval=0.02)
+    await numbers.wait(ref, schedule=PollSchedule(0.02, 0.02))
     updated = await numbers.fetch_result(ref)
     assert isinstance(updated, PurchasedPhoneNumber)
     assert (updated.capabilities.calling, updated.capabilities.sms) == ("outbound", "inbound")
@@ -190,7 +191,7 @@ async def test_release(numbers: PhoneNumbersClient) -> None:
     (number,) = await purchased_numbers(numbers)
     ref = await numbers.begin_release_phone_number(number)
     assert ref.kind is OperationKind.RELEASE and ref.resource_id
-    await numbers.wait(ref, polling_interval=0.02)
+    await numbers.wait(ref, schedule=PollSchedule(0.02, 0.02))
     with pytest.raises(AcsNotFoundError) as caught:
         await numbers.get_purchased_phone_number(number)
     assert caught.value.target == "phonenumber"

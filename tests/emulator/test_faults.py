@@ -14,6 +14,7 @@ from acs import (
     AcsTransportError,
     OperationStatus,
     PhoneNumberCapabilities,
+    PollSchedule,
 )
 from emulator import EmulatorConfig
 from tests.conftest import EmulatorEnv, make_asgi_env
@@ -79,7 +80,7 @@ async def test_lro_fail_leaves_nothing_bought(asgi_env: EmulatorEnv) -> None:
         )
         purchase = await client.begin_purchase_phone_numbers(search_id)
         with pytest.raises(AcsOperationFailedError) as caught:
-            await client.wait(purchase, polling_interval=0.01)
+            await client.wait(purchase, schedule=PollSchedule(0.01, 0.01))
         assert (caught.value.code, caught.value.message) == ("PurchaseFailed", "billing down")
         assert asgi_env.state["phoneNumbers"]["inventory"]["US"]["purchased"] == 0
         assert asgi_env.state["phoneNumbers"]["inventory"]["US"]["held"] == 1
@@ -92,14 +93,14 @@ async def test_lro_backwards(asgi_env: EmulatorEnv) -> None:
         search_id = (await completed_search(client)).search_id
         await client.wait(
             await client.begin_purchase_phone_numbers(search_id),
-            polling_interval=0.01,
+            schedule=PollSchedule(0.01, 0.01),
         )
         number = (await client.get_search_result(search_id)).phone_numbers[0]
         release = await client.begin_release_phone_number(number)
         statuses = [(await client.get_operation(release)).status for _ in range(2)]
         assert statuses == [OperationStatus.RUNNING, OperationStatus.NOT_STARTED]
         assert (
-            await client.wait(release, polling_interval=0.01)
+            await client.wait(release, schedule=PollSchedule(0.01, 0.01))
         ).status is OperationStatus.SUCCEEDED
 
 
@@ -110,7 +111,7 @@ async def test_lro_faults_only_consume_on_lro_starts(asgi_env: EmulatorEnv) -> N
         await client.list_available_countries().to_list()
         ref = await client.begin_search_available_phone_numbers("US", "tollFree", "person", CAPS)
         with pytest.raises(AcsOperationFailedError):
-            await client.wait(ref, polling_interval=0.01)
+            await client.wait(ref, schedule=PollSchedule(0.01, 0.01))
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
@@ -135,7 +136,7 @@ async def test_drop_over_loopback(loopback_server: Any, when: str) -> None:
             bought = env.state["phoneNumbers"]["inventory"]["US"]["purchased"]
             assert bought == (1 if when == "after" else 0)
             retry = await client.begin_purchase_phone_numbers(search_id)  # the caller's re-POST
-            await client.wait(retry, polling_interval=0.01)
+            await client.wait(retry, schedule=PollSchedule(0.01, 0.01))
             assert env.state["phoneNumbers"]["inventory"]["US"]["purchased"] == 1
     finally:
         loopback_server.app.emulator.reset()

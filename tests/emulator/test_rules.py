@@ -14,6 +14,7 @@ from acs import (
     OperationStatus,
     PhoneNumberCapabilities,
     PhoneNumbersClient,
+    PollSchedule,
     ReservationStatus,
 )
 from tests.conftest import EmulatorEnv
@@ -66,7 +67,7 @@ async def test_held_numbers_are_not_offered_to_others(
     again = await client.begin_search_available_phone_numbers(
         "US", "tollFree", "application", CAPS, area_code="800"
     )
-    await client.wait(again, polling_interval=0.01)
+    await client.wait(again, schedule=PollSchedule(0.01, 0.01))
     result = await client.get_search_result(str(again.resource_id))
     assert result.phone_numbers == [] and result.error == "OutOfStock" and result.error_code == 1000
     browse = await client.browse_available_phone_numbers(
@@ -83,7 +84,7 @@ async def test_second_purchase_of_a_search_never_buys_twice(
     first = await client.begin_purchase_phone_numbers(search_id)
     second = await client.begin_purchase_phone_numbers(search_id)
     assert first.operation_id == second.operation_id == f"purchase_{search_id}"
-    await client.wait(first, polling_interval=0.01)
+    await client.wait(first, schedule=PollSchedule(0.01, 0.01))
     third = await client.begin_purchase_phone_numbers(search_id)
     assert third.operation_id == first.operation_id
     assert [p["phoneNumber"] for p in asgi_env.state["phoneNumbers"]["purchasedNumbers"]] == [
@@ -97,7 +98,7 @@ async def test_second_purchase_of_a_reservation_never_buys_twice(
     """Reservation purchases are keyed by the reservation id."""
     rid, _ = await reservation(client, "DE", "geographic", 2)
     refs = [await client.begin_purchase_reservation(rid) for _ in range(2)]
-    await client.wait(refs[0], polling_interval=0.01)
+    await client.wait(refs[0], schedule=PollSchedule(0.01, 0.01))
     refs.append(await client.begin_purchase_reservation(rid))
     assert len({r.operation_id for r in refs}) == 1
     assert _counts(asgi_env, "DE")["purchased"] == 2
@@ -171,7 +172,7 @@ async def test_no_resell_agreement_is_enforced_on_search_purchase(
     ref = await client.begin_search_available_phone_numbers(
         "FR", "tollFree", "application", PhoneNumberCapabilities(calling="inbound", sms="none")
     )
-    await client.wait(ref, polling_interval=0.01)
+    await client.wait(ref, schedule=PollSchedule(0.01, 0.01))
     result = await client.get_search_result(str(ref.resource_id))
     assert result.is_agreement_to_not_resell_required
     with pytest.raises(AcsValidationError, match="Consent not provided"):
@@ -179,7 +180,7 @@ async def test_no_resell_agreement_is_enforced_on_search_purchase(
     assert _counts(asgi_env, "FR")["purchased"] == 0
     await client.wait(
         await client.begin_purchase_phone_numbers(result.search_id, agree_to_not_resell=True),
-        polling_interval=0.01,
+        schedule=PollSchedule(0.01, 0.01),
     )
     assert _counts(asgi_env, "FR")["purchased"] == 1
 
@@ -195,10 +196,11 @@ async def test_capabilities_only_within_the_offering(
         PhoneNumberCapabilities(calling="inbound+outbound", sms="none"),
         area_code="425",
     )
-    await client.wait(ref, polling_interval=0.01)
+    await client.wait(ref, schedule=PollSchedule(0.01, 0.01))
     result = await client.get_search_result(str(ref.resource_id))
     await client.wait(
-        await client.begin_purchase_phone_numbers(result.search_id), polling_interval=0.01
+        await client.begin_purchase_phone_numbers(result.search_id),
+        schedule=PollSchedule(0.01, 0.01),
     )
     with pytest.raises(AcsValidationError, match="not offered"):
         await client.begin_update_phone_number_capabilities(result.phone_numbers[0], sms="inbound")
@@ -218,11 +220,15 @@ async def test_release_returns_the_number_and_twice_is_one_operation(
 ) -> None:
     """A release in flight is returned again; once done the number is back in inventory."""
     search_id, number = await _search(client)
-    await client.wait(await client.begin_purchase_phone_numbers(search_id), polling_interval=0.01)
+    await client.wait(
+        await client.begin_purchase_phone_numbers(search_id), schedule=PollSchedule(0.01, 0.01)
+    )
     first = await client.begin_release_phone_number(number)
     second = await client.begin_release_phone_number(number)
     assert first.operation_id == second.operation_id
-    assert (await client.wait(first, polling_interval=0.01)).status is OperationStatus.SUCCEEDED
+    assert (
+        await client.wait(first, schedule=PollSchedule(0.01, 0.01))
+    ).status is OperationStatus.SUCCEEDED
     assert _counts(asgi_env)["purchased"] == 0 and _counts(asgi_env)["held"] == 0
 
 

@@ -21,6 +21,7 @@ from acs import (
     AcsError,
     PhoneNumberCapabilities,
     PhoneNumbersClient,
+    PollSchedule,
     SipRoutingApiVersion,
     SipRoutingClient,
     SipTrunk,
@@ -94,7 +95,8 @@ async def run_scenario(
     await pn.get_reservation(rid)
     await _expect_error(pn.begin_purchase_reservation(rid))  # no-resell consent missing
     await pn.wait(
-        await pn.begin_purchase_reservation(rid, agree_to_not_resell=True), polling_interval=0.01
+        await pn.begin_purchase_reservation(rid, agree_to_not_resell=True),
+        schedule=PollSchedule(0.01, 0.01),
     )
     await pn.get_reservation(rid)
     other = uuid.uuid4()
@@ -108,19 +110,19 @@ async def run_scenario(
         "US", "tollFree", "application", CAPS, quantity=2
     )
     await pn.get_operation(search)
-    await pn.wait(search, polling_interval=0.01)
+    await pn.wait(search, schedule=PollSchedule(0.01, 0.01))
     result = await pn.get_search_result(str(search.resource_id))
     purchase = await pn.begin_purchase_phone_numbers(result.search_id)
-    await pn.wait(purchase, polling_interval=0.01)
+    await pn.wait(purchase, schedule=PollSchedule(0.01, 0.01))
     number = result.phone_numbers[0]
     await pn.get_purchased_phone_number(number)
     [n async for n in pn.list_purchased_phone_numbers(top=1)]
     caps = await pn.begin_update_phone_number_capabilities(number, sms="inbound")
-    await pn.wait(caps, polling_interval=0.01)
+    await pn.wait(caps, schedule=PollSchedule(0.01, 0.01))
     await pn.fetch_result(caps)
     await _expect_error(pn.begin_update_phone_number_capabilities("+14255550000", sms="inbound"))
     release = await pn.begin_release_phone_number(number)
-    await pn.wait(release, polling_interval=0.01)
+    await pn.wait(release, schedule=PollSchedule(0.01, 0.01))
     await pn.cancel_operation(release.operation_id)
     await _expect_error(pn.get_operation(release.operation_id))
     await _expect_error(pn.get_purchased_phone_number(number))

@@ -15,7 +15,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from acs import SipRoutingClient, SipTrunk, SipTrunkRoute
+from acs import PollSchedule, SipRoutingClient, SipTrunk, SipTrunkRoute
 from contracts.operations import ReconcileRequest, ReleaseRequest, release_workflow_id
 from contracts.provision import Stage, TrunkSpec
 from contracts.sip import (
@@ -270,7 +270,9 @@ async def test_reconcile_reports_orphans_ghosts_and_unknown_routes(dev_saga: Sag
             await admin.post("/numbers/purchase", json={"phoneNumber": outside})
         ).status_code == 201
     async with dev_saga.emulator.phone_numbers() as client:  # released outside numberflow
-        await client.wait(await client.begin_release_phone_number(owned[0]), polling_interval=0.01)
+        await client.wait(
+            await client.begin_release_phone_number(owned[0]), schedule=PollSchedule(0.01, 0.01)
+        )
     async with dev_saga.emulator.sip() as sip:
         ticket_route = (await sip.list_routes())[0]
         await sip.set_routes(

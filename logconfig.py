@@ -24,7 +24,7 @@ from structlog.tracebacks import ExceptionDictTransformer
 from temporalio import activity, workflow
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-from contracts.operations import ticket_id_of
+from contracts.ids import ticket_id_of
 
 __all__ = [
     "LOG_LEVELS",

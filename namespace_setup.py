@@ -33,13 +33,13 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.ids import RECONCILE_WORKFLOW_TYPE
 from contracts.operations import ReconcileRequest
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 
 __all__ = [
     "RECONCILE_EVERY",
     "RECONCILE_SCHEDULE_ID",
-    "RECONCILE_WORKFLOW_TYPE",
     "SearchAttributesMissing",
     "Step",
     "StepResult",
@@ -53,7 +53,6 @@ __all__ = [
 ]
 
 RECONCILE_SCHEDULE_ID = "numberflow-reconcile"
-RECONCILE_WORKFLOW_TYPE = "ReconcileWorkflow"
 RECONCILE_EVERY = timedelta(days=1)
 _KEYWORD = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
 _CANNOT_LIST = frozenset({RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.PERMISSION_DENIED})

@@ -40,7 +40,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.callback_hosts import CallbackHosts
 from contracts.error_types import COMPENSATION_FAILED
-from contracts.operations import ReleaseRequest, ReleaseResult, release_workflow_id
+from contracts.ids import release_workflow_id, workflow_id_for
+from contracts.operations import ReleaseRequest, ReleaseResult
 from contracts.provision import (
     Decision,
     Intervention,
@@ -50,7 +51,6 @@ from contracts.provision import (
     Stage,
     decision_refusal,
     intervention_refusal,
-    workflow_id_for,
 )
 from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
 

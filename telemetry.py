@@ -33,7 +33,8 @@ from temporalio.service import RPCError
 
 from acs import parse_retry_after
 from contracts import metrics
-from contracts.provision import PROVISION_WORKFLOW_TYPE, Stage
+from contracts.ids import PROVISION_WORKFLOW_TYPE
+from contracts.provision import Stage
 from contracts.search_attributes import PROVISIONING_STAGE
 
 __all__ = [

@@ -17,7 +17,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.activities import AttachRouteInput, DetachRouteInput, RouteResult
-from contracts.provision import PROVISION_WORKFLOW_TYPE, ProvisionStatus
+from contracts.ids import PROVISION_WORKFLOW_TYPE
+from contracts.provision import ProvisionStatus
 from contracts.sip import (
     SIP_WORKFLOW_TYPE,
     SUBMIT_SIGNAL,

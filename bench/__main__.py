@@ -36,7 +36,8 @@ from acs import PhoneNumbersClient, SipRoutingClient
 from activities import build_activities
 from cli._stack import free_port, temporal_binary
 from codec import data_converter
-from contracts.provision import ApprovalDecision, Stage, workflow_id_for
+from contracts.ids import workflow_id_for
+from contracts.provision import ApprovalDecision, Stage
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 from contracts.signing import SIGNATURE_HEADER, sign
 from emulator import DEFAULT_ACCESS_KEY

@@ -26,7 +26,8 @@ from temporalio.client import Client, WorkflowHandle
 
 from cli._stack import dev_server_command, free_port
 from codec import data_converter
-from contracts.provision import ApprovalDecision, ProvisionRequest, Stage, workflow_id_for
+from contracts.ids import workflow_id_for
+from contracts.provision import ApprovalDecision, ProvisionRequest, Stage
 from contracts.search_attributes import PROVISIONING_STAGE, TICKET_ID
 from emulator import DEFAULT_ACCESS_KEY
 from workflows import ProvisionNumbersWorkflow

@@ -16,9 +16,11 @@ from ._common import err_console
 from ._demo import demo, dev
 from ._emulator import emulator
 from ._interventions import abandon, abort, retry, skip
+from ._list import list_provisionings
+from ._provision import provision
 from ._reconcile import reconcile
 from ._replay import replay
-from ._saga import approve, cancel, list_provisionings, provision, reject, release, status
+from ._saga import approve, cancel, reject, release, status
 from ._services import codec_server, ingress, worker
 from ._setup import setup
 from ._sip import sip_app

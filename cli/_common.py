@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -24,10 +24,13 @@ from connection import (
 )
 from contracts.callback_hosts import ENV_VAR as CALLBACK_HOSTS_VAR
 from contracts.callback_hosts import CallbackHosts, CallbackRefused
+from contracts.problems import first_problem
 from contracts.task_queues import TASK_QUEUE
 from provisioning import NoWorkerAnswered, ProvisioningNotFound, ProvisioningRefused
 
 __all__ = [
+    "JsonFlag",
+    "trunk_fields",
     "callback_hosts_from_environment",
     "console",
     "default_task_queue",
@@ -38,6 +41,9 @@ __all__ = [
     "run_async",
     "web_ui_link",
 ]
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+"""Every command's ``--json``: the same answer, machine-readable."""
 
 console = Console()
 err_console = Console(stderr=True)
@@ -133,8 +139,7 @@ def run_async(action: Callable[[Client], Awaitable[T]]) -> T:
             fail(f"Temporal became unreachable: {error.message}", 3)
         fail(f"Temporal refused the call: {error.message}")
     except ValidationError as error:
-        first = error.errors()[0]
-        fail(f"invalid input: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", 2)
+        fail(f"invalid input: {first_problem(error)}", 2)
 
 
 def emit(value: Any, as_json: bool, render: Callable[[Any], None]) -> None:
@@ -144,3 +149,9 @@ def emit(value: Any, as_json: bool, render: Callable[[Any], None]) -> None:
         typer.echo(json.dumps(data, indent=2, default=str))
     else:
         render(value)
+
+
+def trunk_fields(text: str) -> dict[str, Any]:
+    """``fqdn[:port]`` as a trunk's fields; the request model validates them."""
+    host, _, port = text.partition(":")
+    return {"fqdn": host, **({"port": port} if port else {})}

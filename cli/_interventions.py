@@ -12,10 +12,12 @@ import typer
 from pydantic import ValidationError
 from temporalio.client import Client
 
+from contracts.ids import ticket_id_of, workflow_id_for
+from contracts.problems import first_problem
 from contracts.provision import Intervention, TrunkSpec
 from provisioning import NoWorkerAnswered, ProvisioningNotFound, ProvisioningRefused, intervene
 
-from ._common import console, emit, fail, run_async
+from ._common import JsonFlag, console, emit, fail, run_async, trunk_fields
 
 __all__ = ["abandon", "abort", "retry", "skip"]
 
@@ -23,7 +25,6 @@ TicketArg = Annotated[str | None, typer.Argument(help="Ticket id (or give --quer
 Query = Annotated[str | None, typer.Option(help="Every ticket of this visibility query (a batch).")]
 By = Annotated[str, typer.Option(help="Who decides (recorded in the timeline).")]
 Yes = Annotated[bool, typer.Option("--yes", help="Do not ask before a batch.")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def retry(
@@ -39,7 +40,7 @@ def retry(
 ) -> None:
     """Run the failed step (or compensation) again, after the cause was fixed."""
     try:
-        trunks = tuple(_trunk(t) for t in trunk) if trunk else None
+        trunks = tuple(TrunkSpec.model_validate(trunk_fields(t)) for t in trunk) if trunk else None
     except (ValueError, ValidationError) as error:
         fail(f"invalid input: --trunk: {_first_problem(error)}", 2)
     _send(ticket, query, yes, as_json, {"action": "retry", "by": by, "trunks": trunks})
@@ -83,13 +84,8 @@ def abandon(
 
 def _first_problem(error: Exception) -> str:
     if isinstance(error, ValidationError):
-        return str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+        return first_problem(error, located=False)
     return str(error)
-
-
-def _trunk(text: str) -> TrunkSpec:
-    host, _, port = text.partition(":")
-    return TrunkSpec.model_validate({"fqdn": host, **({"port": int(port)} if port else {})})
 
 
 def _send(
@@ -110,9 +106,9 @@ def _send(
     async def batch(client: Client) -> dict[str, Any]:
         assert query is not None
         tickets = [
-            w.id.removeprefix("provision-")
+            ticket
             async for w in client.list_workflows(query)
-            if w.id.startswith("provision-")
+            if (ticket := ticket_id_of(w.id)) is not None and w.id == workflow_id_for(ticket)
         ]
         if not tickets:
             return {"matched": 0, "done": [], "refused": {}}

@@ -13,8 +13,8 @@ import typer
 from rich.table import Table
 from temporalio.client import Client
 
+from contracts.ids import RECONCILE_WORKFLOW_TYPE
 from contracts.operations import ReconcileReport, ReconcileRequest
-from namespace_setup import RECONCILE_WORKFLOW_TYPE
 from provisioning import ProvisioningRefused, worker_polls
 
 from ._common import console, default_task_queue, run_async

@@ -15,7 +15,7 @@ from temporalio.worker import Replayer
 from codec import data_converter
 from workflows import WORKFLOWS
 
-from ._common import console, fail, payload_keys, run_async
+from ._common import JsonFlag, console, fail, payload_keys, run_async
 
 __all__ = ["export_file_name", "export_histories", "replay"]
 
@@ -50,7 +50,7 @@ def replay(
     force: Annotated[
         bool, typer.Option("--force", help="Let --export overwrite files that exist.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Replay with the production data converter; exit non-zero on any non-determinism."""
     if not (workflow_id or query or histories):

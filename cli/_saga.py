@@ -5,187 +5,52 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from contracts.operations import ReleaseResult, release_workflow_id
+from contracts.ids import release_workflow_id, ticket_id_of, workflow_id_for
+from contracts.operations import ReleaseResult
 from contracts.provision import (
-    AssignmentType,
-    CapabilityType,
-    CountryCode,
     Decision,
     DecisionKind,
-    HoldStrategy,
-    NumberType,
-    ProvisionRequest,
     ProvisionResult,
     ProvisionStatus,
     Stage,
-    workflow_id_for,
 )
 from provisioning import (
     DecisionSent,
     NoWorkerAnswered,
-    ProvisioningNotFound,
     ProvisioningRefused,
     cancel_provisioning,
     decide,
     read_status,
-    start_provisioning,
     start_release,
     worker_polls,
 )
 
 from ._common import (
-    callback_hosts_from_environment,
+    JsonFlag,
     console,
     default_task_queue,
     emit,
     fail,
-    note,
     run_async,
     web_ui_link,
 )
 
-__all__ = ["approve", "cancel", "list_provisionings", "provision", "reject", "release", "status"]
+__all__ = ["approve", "cancel", "follow", "reject", "release", "status", "summary"]
 
 RELEASE_WAIT = timedelta(minutes=10)
 """How long ``release`` waits for its run before saying it is still running."""
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 Ticket = Annotated[str, typer.Argument(help="Ticket id.")]
-
-
-def _request_from(file: Path | None, values: dict[str, Any]) -> ProvisionRequest:
-    try:
-        if file is not None:
-            return ProvisionRequest.model_validate_json(file.read_text())
-        return ProvisionRequest.model_validate(
-            {k: v for k, v in values.items() if v not in (None, [], ())}
-        )
-    except OSError as error:
-        fail(f"cannot read {file}: {error.strerror}", 2)
-    except ValidationError as error:
-        first = error.errors()[0]
-        fail(f"invalid request: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", 2)
-
-
-def _trunk(text: str) -> dict[str, Any]:
-    host, _, port = text.partition(":")
-    return {"fqdn": host, "port": int(port)} if port.isdigit() else {"fqdn": host}
-
-
-def provision(
-    ticket: Annotated[str | None, typer.Option(help="Ticket id.")] = None,
-    country: Annotated[str | None, typer.Option(help="ISO country, e.g. US.")] = None,
-    number_type: Annotated[
-        NumberType, typer.Option("--type", help="Kind of number.")
-    ] = NumberType.TOLL_FREE,
-    assignment: Annotated[
-        AssignmentType, typer.Option(help="Who the numbers are for.")
-    ] = AssignmentType.APPLICATION,
-    calling: Annotated[
-        CapabilityType, typer.Option(help="Calling capability to buy with.")
-    ] = CapabilityType.INBOUND_OUTBOUND,
-    sms: Annotated[
-        CapabilityType, typer.Option(help="SMS capability to buy with.")
-    ] = CapabilityType.NONE,
-    quantity: Annotated[int, typer.Option(help="How many numbers.")] = 1,
-    prefix: Annotated[
-        list[str] | None, typer.Option(help="Number prefix with country code (repeatable).")
-    ] = None,
-    strategy: Annotated[
-        HoldStrategy, typer.Option(help="How numbers are held while a human approves.")
-    ] = HoldStrategy.RESERVATION,
-    area_code: Annotated[str | None, typer.Option(help="Area code (search strategy).")] = None,
-    trunk: Annotated[
-        list[str] | None, typer.Option(help="SIP trunk fqdn[:port] to route to (repeatable).")
-    ] = None,
-    approver: Annotated[
-        list[str] | None, typer.Option(help="Allowed approver (repeatable).")
-    ] = None,
-    auto_approve_below: Annotated[
-        str | None, typer.Option(help="Approve automatically at or below this monthly cost.")
-    ] = None,
-    callback_url: Annotated[
-        str | None, typer.Option(help="Where stage changes are POSTed.")
-    ] = None,
-    agree_to_not_resell: Annotated[
-        bool, typer.Option(help="Agree not to resell (needed in some countries).")
-    ] = False,
-    file: Annotated[
-        Path | None, typer.Option(help="Read the whole request from a JSON file.")
-    ] = None,
-    wait: Annotated[
-        bool, typer.Option(help="Wait for the saga to end, showing its progress.")
-    ] = False,
-    task_queue: Annotated[str | None, typer.Option(help="Task queue of the workers.")] = None,
-    retry: Annotated[
-        bool,
-        typer.Option(
-            "--retry", help="Re-drive a ticket whose last provisioning failed and was undone."
-        ),
-    ] = False,
-    as_json: JsonFlag = False,
-) -> None:
-    """Start provisioning for a ticket; a ticket that already has a run is refused (exit 1)."""
-    approval: dict[str, Any] = {"approvers": tuple(approver or ())}
-    if auto_approve_below is not None:
-        approval.update(mode="auto_under_cost", auto_approve_below=auto_approve_below)
-    request = _request_from(
-        file,
-        {
-            "ticket_id": ticket,
-            "country_code": country,
-            "phone_number_type": number_type,
-            "assignment_type": assignment,
-            "capabilities": {"calling": calling, "sms": sms},
-            "quantity": quantity,
-            "phone_number_prefixes": tuple(prefix or ()),
-            "hold_strategy": strategy,
-            "area_code": area_code,
-            "routing": {"trunks": [_trunk(t) for t in trunk]} if trunk else None,
-            "approval": approval,
-            "callback_url": callback_url,
-            "agree_to_not_resell": agree_to_not_resell,
-        },
-    )
-    queue = task_queue or default_task_queue()
-
-    async def start(client: Client) -> Any:
-        run = await start_provisioning(
-            client, request, queue, retry=retry, callback_hosts=callback_hosts_from_environment()
-        )
-        if run.started and not await worker_polls(client, queue):
-            note(f"no worker polls task queue {queue!r}; the saga waits until one does")
-        if not run.started:
-            raise ProvisioningRefused(
-                f"ticket {request.ticket_id} already has a provisioning "
-                f"({run.status.lower()}); nothing was started"
-                + ("" if run.status == "RUNNING" else "; re-drive a failed one with --retry")
-            )
-        if wait:
-            return await follow(client, run.workflow_id, quiet=as_json)
-        return {"workflow_id": run.workflow_id, "run_id": run.run_id, "started": True}
-
-    def render(value: Any) -> None:
-        if isinstance(value, ProvisionResult):
-            console.print(_summary(value))
-        else:
-            console.print(
-                f"started {value['workflow_id']}; follow it with: numberflow status "
-                f"{request.ticket_id}"
-            )
-
-    emit(run_async(start), as_json, render)
 
 
 async def follow(client: Client, workflow_id: str, *, quiet: bool) -> ProvisionResult:
@@ -194,7 +59,7 @@ async def follow(client: Client, workflow_id: str, *, quiet: bool) -> ProvisionR
     Ctrl-C stops following, not the saga: the message says how to pick it up again.
     """
     handle = client.get_workflow_handle(workflow_id, result_type=ProvisionResult)
-    ticket = workflow_id.removeprefix("provision-")
+    ticket = ticket_id_of(workflow_id) or workflow_id
     result_task = asyncio.ensure_future(handle.result())
     started = time.monotonic()
     with Live(console=console, transient=True, auto_refresh=False) as live:
@@ -223,7 +88,7 @@ async def _progress(client: Client, ticket: str, started: float) -> str:
     return line
 
 
-def _summary(result: ProvisionResult) -> Panel:
+def summary(result: ProvisionResult) -> Panel:
     lines = [f"outcome: [bold]{result.outcome.value}[/bold]"]
     link = web_ui_link(workflow_id_for(result.ticket_id))
     if result.numbers:
@@ -403,72 +268,6 @@ def _render_status(s: ProvisionStatus, *, released: dict[str, Any] | None = None
                 a.decision, a.by, a.at.isoformat(timespec="seconds"), str(a.monthly_cost)
             )
         console.print(approvals)
-
-
-def list_provisionings(
-    stage: Annotated[Stage | None, typer.Option(help="Filter by stage.")] = None,
-    country: Annotated[str | None, typer.Option(help="Filter by ISO country code.")] = None,
-    ticket: Annotated[str | None, typer.Option(help="Filter by ticket id.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
-    as_json: JsonFlag = False,
-) -> None:
-    """List sagas through their search attributes (visibility is eventually consistent)."""
-    if country is not None:
-        try:
-            TypeAdapter(CountryCode).validate_python(country)  # the request's own rule
-        except ValidationError as error:
-            fail(f"invalid input: --country: {error.errors()[0]['msg']}", 2)
-    clauses = ["WorkflowType = 'ProvisionNumbersWorkflow'"]
-    for key, value in (
-        ("ProvisioningStage", stage.value if stage else None),
-        ("CountryCode", country),
-        ("TicketId", ticket),
-    ):
-        if value is not None:
-            if "'" in value:
-                fail(f"{key} value must not contain quotes", 2)
-            clauses.append(f"{key} = '{value}'")
-
-    async def search(client: Client) -> list[dict[str, Any]]:
-        rows = []
-        async for execution in client.list_workflows(" AND ".join(clauses), limit=limit):
-            attributes = execution.search_attributes
-            rows.append(
-                {
-                    "workflow_id": execution.id,
-                    "ticket_id": (attributes.get("TicketId") or [None])[0],
-                    "stage": (attributes.get("ProvisioningStage") or [None])[0],
-                    "country": (attributes.get("CountryCode") or [None])[0],
-                    "status": execution.status.name
-                    if isinstance(execution.status, WorkflowExecutionStatus)
-                    else None,
-                    "started": execution.start_time.isoformat(timespec="seconds"),
-                }
-            )
-        if stage is Stage.NEEDS_ATTENTION:  # what failed is in the saga, not in visibility
-            for row in rows:
-                try:
-                    attention = (await read_status(client, str(row["ticket_id"]))).attention
-                except (NoWorkerAnswered, ProvisioningNotFound):
-                    attention = None
-                row["step"] = attention.step if attention else None
-                row["error_code"] = attention.error_code if attention else None
-                row["deadline"] = attention.deadline.isoformat() if attention else None
-        return rows
-
-    def render(rows: list[dict[str, Any]]) -> None:
-        columns = ["ticket", "stage", "country", "status", "started"]
-        if stage is Stage.NEEDS_ATTENTION:
-            columns += ["failed step", "error code", "deadline"]
-        table = Table(*columns, title="provisionings")
-        for row in rows:
-            cells = [row["ticket_id"], row["stage"], row["country"], row["status"], row["started"]]
-            if stage is Stage.NEEDS_ATTENTION:
-                cells += [row["step"] or "-", row["error_code"] or "-", row["deadline"] or "-"]
-            table.add_row(*cells)
-        console.print(table)
-
-    emit(run_async(search), as_json, render)
 
 
 def release(

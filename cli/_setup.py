@@ -16,7 +16,7 @@ from namespace_setup import (
 )
 from provisioning import worker_polls
 
-from ._common import console, default_task_queue, emit, run_async
+from ._common import JsonFlag, console, default_task_queue, emit, run_async
 
 __all__ = ["setup"]
 
@@ -39,7 +39,7 @@ def setup(
     task_queue: Annotated[
         str | None, typer.Option(help="Task queue of the workers (NUMBERFLOW_TASK_QUEUE).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Register the search attributes and the reconcile schedule; report whether a worker polls.
 

@@ -15,7 +15,7 @@ from contracts.sip import RouteMatch, SipDocument, sip_workflow_id
 from settings import SettingsError, variable
 from workflows import SipRoutingWorkflow
 
-from ._common import console, emit, fail, run_async
+from ._common import JsonFlag, console, emit, fail, run_async
 
 __all__ = ["sip_app"]
 
@@ -27,7 +27,6 @@ Resource = Annotated[
     str | None,
     typer.Option(help="ACS endpoint; defaults to ACS_CONNECTION_STRING / ACS_ENDPOINT."),
 ]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _writer_id(resource: str | None) -> str:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .provision import workflow_id_for
+from .ids import TicketId
 
 __all__ = [
     "InventorySnapshot",
@@ -16,22 +16,7 @@ __all__ = [
     "ReleaseRequest",
     "ReleaseResult",
     "ReleaseStatus",
-    "release_workflow_id",
-    "ticket_id_of",
 ]
-
-
-def release_workflow_id(ticket_id: str) -> str:
-    """One release run per ticket."""
-    return f"release-{ticket_id}"
-
-
-def ticket_id_of(workflow_id: str) -> str | None:
-    """The ticket a provisioning or release run belongs to, read back from its workflow id."""
-    for prefix in (workflow_id_for(""), release_workflow_id("")):
-        if workflow_id.startswith(prefix) and len(workflow_id) > len(prefix):
-            return workflow_id[len(prefix) :]
-    return None
 
 
 class _Model(BaseModel):
@@ -41,7 +26,7 @@ class _Model(BaseModel):
 class ReleaseRequest(_Model):
     """Release everything a ticket owns: its routes first, then its numbers."""
 
-    ticket_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    ticket_id: TicketId
 
 
 class ReleaseStatus(_Model):

@@ -15,9 +15,10 @@ from typing import Annotated
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from .ids import TicketId
+
 __all__ = [
     "MAX_QUANTITY",
-    "PROVISION_WORKFLOW_TYPE",
     "ApprovalDecision",
     "ApprovalMode",
     "ApprovalPolicy",
@@ -40,19 +41,9 @@ __all__ = [
     "TimelineEntry",
     "TrunkSpec",
     "decision_refusal",
-    "workflow_id_for",
 ]
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-
-
-PROVISION_WORKFLOW_TYPE = "ProvisionNumbersWorkflow"
-"""Workflow type of the saga, for callers that must not import workflow code."""
-
-
-def workflow_id_for(ticket_id: str) -> str:
-    """The saga's workflow id: one run per ticket, so duplicate deliveries attach to it."""
-    return f"provision-{ticket_id}"
 
 
 class Model(BaseModel):
@@ -212,7 +203,7 @@ MAX_QUANTITY = 1000
 class ProvisionRequest(Model):
     """What a ticket asks for."""
 
-    ticket_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    ticket_id: TicketId
     country_code: CountryCode
     phone_number_type: NumberType
     assignment_type: AssignmentType

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .ids import TicketId
 from .provision import Intervention, InterventionKind, ProvisionRequest, TrunkSpec
 
 __all__ = [
@@ -18,8 +19,6 @@ __all__ = [
     "TicketEvent",
     "TicketEventEnvelope",
 ]
-
-TicketId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
 class _Event(BaseModel):

@@ -7,9 +7,8 @@ approvals), the ingress only translates HTTP to Temporal calls and back.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,12 +18,9 @@ from pydantic import TypeAdapter, ValidationError
 from temporalio.client import Client
 
 from contracts.callback_hosts import NO_CALLBACKS, CallbackHosts, CallbackRefused
-from contracts.provision import (
-    Decision,
-    DecisionKind,
-    ProvisionStatus,
-    workflow_id_for,
-)
+from contracts.ids import TICKET_ID_RULE, is_ticket_id, workflow_id_for
+from contracts.problems import first_problem
+from contracts.provision import Decision, DecisionKind, ProvisionStatus
 from contracts.signing import SIGNATURE_HEADER, SignatureError, bearer_token_matches, verify
 from contracts.task_queues import TASK_QUEUE
 from contracts.tickets import (
@@ -55,7 +51,37 @@ from ._request_ids import RequestIdMiddleware
 __all__ = ["create_app"]
 
 _EVENTS: TypeAdapter[Any] = TypeAdapter(TicketEvent)
-_TICKET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+_WEBHOOK_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TicketEvent"}}},
+    },
+    "parameters": [
+        {
+            "name": SIGNATURE_HEADER,
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": 't=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">',
+        }
+    ],
+}
+_WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A redelivered created: the ticket's run, nothing started"},
+    401: {"description": "Bad or missing signature"},
+    404: {"description": "The ticket has no provisioning; nothing was started"},
+    409: {"description": "Refused: the run has ended, or the decision cannot be taken"},
+    413: {"description": "Body too large"},
+    422: {"description": "Invalid event"},
+    503: {"description": "No worker answered in time"},
+}
+_STATUS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No or wrong bearer token"},
+    404: {"description": "No provisioning for this ticket"},
+    503: {"description": "No worker answered the status query in time"},
+}
 
 
 def create_app(
@@ -87,37 +113,6 @@ def create_app(
         instrument(app, metrics_registry)
     app.add_middleware(RequestIdMiddleware)  # outside the metrics: their time is in its line
 
-    @app.post(
-        "/webhooks/tickets",
-        status_code=202,
-        summary="Receive a signed ticket event",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/TicketEvent"}}
-                },
-            },
-            "parameters": [
-                {
-                    "name": SIGNATURE_HEADER,
-                    "in": "header",
-                    "required": True,
-                    "schema": {"type": "string"},
-                    "description": 't=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">',
-                }
-            ],
-        },
-        responses={
-            200: {"description": "A redelivered created: the ticket's run, nothing started"},
-            401: {"description": "Bad or missing signature"},
-            404: {"description": "The ticket has no provisioning; nothing was started"},
-            409: {"description": "Refused: the run has ended, or the decision cannot be taken"},
-            413: {"description": "Body too large"},
-            422: {"description": "Invalid event"},
-            503: {"description": "No worker answered in time"},
-        },
-    )
     async def ticket_webhook(request: Request) -> JSONResponse:
         body = await _bounded_body(request, max_body_bytes)
         try:
@@ -128,23 +123,32 @@ def create_app(
             event = _EVENTS.validate_json(body)
             request.state.event = event.event
         except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ApiProblem(
-                422, "InvalidEvent", f"{where}: {first['msg']}" if where else first["msg"]
-            ) from None
+            raise ApiProblem(422, "InvalidEvent", first_problem(error)) from None
         return await _dispatch(client, task_queue, callback_hosts, event)
 
-    @app.get(
+    app.post(
+        "/webhooks/tickets",
+        status_code=202,
+        summary="Receive a signed ticket event",
+        openapi_extra=_WEBHOOK_OPENAPI,
+        responses=_WEBHOOK_RESPONSES,
+    )(ticket_webhook)
+    app.get(
         "/provisionings/{ticket_id}",
         response_model=ProvisionStatus,
         summary="A saga's status (Authorization: Bearer <status token>)",
-        responses={
-            401: {"description": "No or wrong bearer token"},
-            404: {"description": "No provisioning for this ticket"},
-            503: {"description": "No worker answered the status query in time"},
-        },
-    )
+        responses=_STATUS_RESPONSES,
+    )(_status_reader(client, status_tokens))
+    _add_probes(app, client)
+    _publish_event_schema(app)
+    return app
+
+
+def _status_reader(
+    client: Client, status_tokens: Sequence[str]
+) -> Callable[[str, Request], Awaitable[JSONResponse]]:
+    """``GET /provisionings/{ticket_id}``: the saga's status, for holders of a status token."""
+
     async def provisioning_status(ticket_id: str, request: Request) -> JSONResponse:
         if not status_tokens:
             raise ApiProblem(401, "Unauthorized", "status reads are disabled: no status tokens")
@@ -159,6 +163,10 @@ def create_app(
             raise ApiProblem(503, "NoWorker", str(silent)) from None
         return JSONResponse(status.model_dump(mode="json"))
 
+    return provisioning_status
+
+
+def _add_probes(app: FastAPI, client: Client) -> None:
     @app.get("/healthz", summary="The process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -170,9 +178,6 @@ def create_app(
         except Exception:  # noqa: BLE001 - any failure means not ready
             return problem(503, "NotReady", "Temporal is not reachable")
         return JSONResponse({"status": "ready"})
-
-    _publish_event_schema(app)
-    return app
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes:
@@ -194,10 +199,8 @@ async def _bounded_body(request: Request, limit: int) -> bytes:
 
 
 def _check_ticket(ticket_id: str) -> None:
-    if not re.fullmatch(_TICKET_PATTERN, ticket_id):
-        raise ApiProblem(
-            422, "InvalidRequest", "ticket_id: must be 1-64 letters, digits, '.', '_' or '-'"
-        )
+    if not is_ticket_id(ticket_id):
+        raise ApiProblem(422, "InvalidRequest", f"ticket_id: {TICKET_ID_RULE}")
 
 
 def _accepted(workflow_id: str, ticket_id: str, **extra: Any) -> JSONResponse:
@@ -210,54 +213,72 @@ def _accepted(workflow_id: str, ticket_id: str, **extra: Any) -> JSONResponse:
 async def _dispatch(
     client: Client, task_queue: str, callback_hosts: CallbackHosts, event: Any
 ) -> JSONResponse:
-    if isinstance(event, CreatedEvent):
-        ticket = event.request.ticket_id
-        try:
-            run = await start_provisioning(
-                client, event.request, task_queue, callback_hosts=callback_hosts
+    """One handler per event kind; each answers with the run it started or decided."""
+    match event:
+        case CreatedEvent():
+            return await _created(client, task_queue, callback_hosts, event)
+        case ApprovedEvent():
+            decision = Decision(
+                decision=DecisionKind.APPROVED, approver=event.approver, note=event.comment
             )
-        except CallbackRefused as refusal:
-            raise ApiProblem(422, "InvalidEvent", f"request.callback_url: {refusal}") from None
-        if run.started:
-            return _accepted(run.workflow_id, ticket, run_id=run.run_id)
-        # A redelivery: answer with the run the ticket already has; nothing new starts.
-        return JSONResponse(
-            {
-                "workflow_id": run.workflow_id,
-                "status_url": f"/provisionings/{ticket}",
-                "run_id": run.run_id,
-                "status": run.status,
-                "note": "already provisioned",
-            },
-            status_code=200,
-        )
-    if isinstance(event, ApprovedEvent | RejectedEvent):
-        decision = (
-            Decision(decision=DecisionKind.APPROVED, approver=event.approver, note=event.comment)
-            if isinstance(event, ApprovedEvent)
-            else Decision(
+            return await _decided(client, event.ticket_id, decision)
+        case RejectedEvent():
+            decision = Decision(
                 decision=DecisionKind.REJECTED, approver=event.approver, note=event.reason
             )
+            return await _decided(client, event.ticket_id, decision)
+        case CancelledEvent():
+            with _refusals_as_problems():
+                await cancel_provisioning(client, event.ticket_id)
+            return _accepted(workflow_id_for(event.ticket_id), event.ticket_id)
+        case InterventionRequestedEvent():
+            return await _intervened(client, event)
+        case ReleaseRequestedEvent():
+            with _refusals_as_problems():
+                release = await start_release(client, event.ticket_id, task_queue)
+            return _accepted(release.id, event.ticket_id)
+    raise AssertionError(f"no handler for {type(event).__name__}")  # the union is closed
+
+
+async def _created(
+    client: Client, task_queue: str, callback_hosts: CallbackHosts, event: CreatedEvent
+) -> JSONResponse:
+    ticket = event.request.ticket_id
+    try:
+        run = await start_provisioning(
+            client, event.request, task_queue, callback_hosts=callback_hosts
         )
-        with _refusals_as_problems():
-            await decide(client, event.ticket_id, decision)
-        return _accepted(workflow_id_for(event.ticket_id), event.ticket_id)
-    if isinstance(event, CancelledEvent):
-        with _refusals_as_problems():
-            await cancel_provisioning(client, event.ticket_id)
-        return _accepted(workflow_id_for(event.ticket_id), event.ticket_id)
-    if isinstance(event, InterventionRequestedEvent):
-        try:
-            intervention = event.intervention()
-        except ValidationError as error:
-            raise ApiProblem(422, "InvalidEvent", error.errors()[0]["msg"]) from None
-        with _refusals_as_problems():
-            await intervene(client, event.ticket_id, intervention)
-        return _accepted(workflow_id_for(event.ticket_id), event.ticket_id)
-    assert isinstance(event, ReleaseRequestedEvent)
+    except CallbackRefused as refusal:
+        raise ApiProblem(422, "InvalidEvent", f"request.callback_url: {refusal}") from None
+    if run.started:
+        return _accepted(run.workflow_id, ticket, run_id=run.run_id)
+    # A redelivery: answer with the run the ticket already has; nothing new starts.
+    return JSONResponse(
+        {
+            "workflow_id": run.workflow_id,
+            "status_url": f"/provisionings/{ticket}",
+            "run_id": run.run_id,
+            "status": run.status,
+            "note": "already provisioned",
+        },
+        status_code=200,
+    )
+
+
+async def _decided(client: Client, ticket_id: str, decision: Decision) -> JSONResponse:
     with _refusals_as_problems():
-        release = await start_release(client, event.ticket_id, task_queue)
-    return _accepted(release.id, event.ticket_id)
+        await decide(client, ticket_id, decision)
+    return _accepted(workflow_id_for(ticket_id), ticket_id)
+
+
+async def _intervened(client: Client, event: InterventionRequestedEvent) -> JSONResponse:
+    try:
+        intervention = event.intervention()
+    except ValidationError as error:
+        raise ApiProblem(422, "InvalidEvent", first_problem(error, located=False)) from None
+    with _refusals_as_problems():
+        await intervene(client, event.ticket_id, intervention)
+    return _accepted(workflow_id_for(event.ticket_id), event.ticket_id)
 
 
 @contextlib.contextmanager

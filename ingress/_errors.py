@@ -8,6 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contracts.problems import first_problem
+
 from ._request_ids import REQUEST_ID_HEADER, request_id_of
 
 __all__ = ["ApiProblem", "install_error_handlers", "problem"]
@@ -30,12 +32,6 @@ def problem(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def _validation_message(error: RequestValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "path", "query"))
-    return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception to the shape; never send a stack trace."""
 
@@ -45,7 +41,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return problem(422, "InvalidRequest", _validation_message(exc))
+        return problem(422, "InvalidRequest", first_problem(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -24,14 +24,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from acs import PhoneNumbersClient
 from contracts import metrics
-from contracts.provision import (
-    Intervention,
-    InterventionKind,
-    ProvisionRequest,
-    Rejection,
-    Stage,
-    workflow_id_for,
-)
+from contracts.ids import workflow_id_for
+from contracts.provision import Intervention, InterventionKind, ProvisionRequest, Rejection, Stage
 from emulator import EmulatorServer
 from ingress import create_app
 from provisioning import intervene, start_release

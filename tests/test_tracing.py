@@ -23,7 +23,8 @@ from temporalio.worker import Worker
 
 from acs import PhoneNumbersClient, SipRoutingClient
 from activities import build_activities
-from contracts.provision import ProvisionResult, Stage, workflow_id_for
+from contracts.ids import workflow_id_for
+from contracts.provision import ProvisionResult, Stage
 from contracts.signing import SIGNATURE_HEADER, sign
 from emulator import EmulatorConfig
 from emulator import create_app as create_emulator

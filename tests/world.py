@@ -24,13 +24,8 @@ from acs import PhoneNumbersClient, SipRoutingClient
 from activities import build_activities
 from codec import PayloadKeys, data_converter, new_key_entry
 from contracts.callback_hosts import CallbackHosts
-from contracts.provision import (
-    ApprovalDecision,
-    ProvisionRequest,
-    ProvisionStatus,
-    Stage,
-    workflow_id_for,
-)
+from contracts.ids import workflow_id_for
+from contracts.provision import ApprovalDecision, ProvisionRequest, ProvisionStatus, Stage
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 from emulator import EmulatorConfig, create_app
 from logconfig import LogContextInterceptor

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         PROVISIONING_FAILED,
         PURCHASE_FAILED,
     )
+    from contracts.ids import PROVISION_WORKFLOW_TYPE
     from contracts.provision import (
         ApprovalDecision,
         ApprovalMode,
@@ -123,7 +124,7 @@ class _HoldLapsed(Exception):
     """Internal: the purchase found the hold expired; acquire a new one."""
 
 
-@workflow.defn
+@workflow.defn(name=PROVISION_WORKFLOW_TYPE)
 class ProvisionNumbersWorkflow:
     """One ticket's numbers, from hold to routed, or back to nothing."""
 

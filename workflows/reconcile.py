@@ -13,6 +13,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities import InventoryActivities, PhoneNumberActivities, SipWriterActivities
     from contracts.activities import ReleaseNumbersInput
+    from contracts.ids import RECONCILE_WORKFLOW_TYPE
     from contracts.operations import ReconcileReport, ReconcileRequest
 
     from ._policies import ACS_CALL, ACS_CALL_TIMEOUT, COMPENSATION, COMPENSATION_TIMEOUT
@@ -21,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
 __all__ = ["ReconcileWorkflow"]
 
 
-@workflow.defn
+@workflow.defn(name=RECONCILE_WORKFLOW_TYPE)
 class ReconcileWorkflow:
     """Orphans, ghosts and unknown routes of one ACS resource."""
 

@@ -13,6 +13,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities import PhoneNumberActivities, SipWriterActivities
     from contracts.activities import DetachRouteInput, ReleaseNumbersInput
+    from contracts.ids import RELEASE_WORKFLOW_TYPE
     from contracts.operations import ReleaseRequest, ReleaseResult, ReleaseStatus
     from contracts.sip import LedgerEntry, NumbersOwnership
 
@@ -24,7 +25,7 @@ RELEASE_BY_PURCHASE_DATE = "release-by-purchase-date"
 """Patch: the numbers' purchase dates are read first and the release touches only those."""
 
 
-@workflow.defn
+@workflow.defn(name=RELEASE_WORKFLOW_TYPE)
 class ReleaseNumbersWorkflow:
     """Detach the ticket's routes, then release its numbers, then update the ledger."""
 

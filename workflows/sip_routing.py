@@ -28,6 +28,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.sip import SipDocumentActivities
     from activities.writer import SipWriterActivities
     from contracts.error_types import SIP_WRITE_FAILED
+    from contracts.ids import SIP_ROUTING_WORKFLOW_TYPE
+    from contracts.problems import first_problem
     from contracts.provision import TrunkSpec
     from contracts.sip import (
         MAX_ROUTES,
@@ -73,7 +75,7 @@ def placement_index(routes: tuple[RouteSpec, ...], numbers: tuple[str, ...]) -> 
     return len(routes)
 
 
-@workflow.defn
+@workflow.defn(name=SIP_ROUTING_WORKFLOW_TYPE)
 class SipRoutingWorkflow:
     """Serialises SIP changes for one resource; answers which route a number takes."""
 
@@ -360,9 +362,9 @@ class SipRoutingWorkflow:
                 for name, pattern in route_parts(request.route_name, request.numbers)
             )
         except ValidationError as error:
-            first = error.errors()[0]
             raise ValueError(
-                f"route {request.route_name!r} for {len(request.numbers)} numbers: {first['msg']}"
+                f"route {request.route_name!r} for {len(request.numbers)} numbers: "
+                f"{first_problem(error, located=False)}"
             ) from None
 
     def _check_name_is_ours(

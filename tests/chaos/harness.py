@@ -35,6 +35,7 @@ from temporalio.service import RPCError
 
 from codec import data_converter
 from connection import payload_keys_from_environment
+from contracts.ids import workflow_id_for
 from contracts.provision import (
     Decision,
     DecisionKind,
@@ -42,7 +43,6 @@ from contracts.provision import (
     ProvisionResult,
     ProvisionStatus,
     Stage,
-    workflow_id_for,
 )
 from emulator import EmulatorConfig, EmulatorServer
 from provisioning import (

@@ -19,7 +19,8 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from contracts.provision import Stage, workflow_id_for
+from contracts.ids import workflow_id_for
+from contracts.provision import Stage
 from emulator import EmulatorServer
 from ingress import create_app
 from tests.cli.test_commands import ROOT, cli

@@ -21,7 +21,8 @@ from temporalio.client import WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.operations import ReleaseRequest, release_workflow_id
+from contracts.ids import release_workflow_id
+from contracts.operations import ReleaseRequest
 from contracts.provision import Intervention, Rejection, Stage
 from contracts.sip import DetachRouteRequest, sip_workflow_id
 from emulator import EmulatorConfig

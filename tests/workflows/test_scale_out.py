@@ -16,7 +16,8 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.provision import ProvisionRequest, Stage, workflow_id_for
+from contracts.ids import workflow_id_for
+from contracts.provision import ProvisionRequest, Stage
 from contracts.sip import sip_workflow_id
 from emulator import EmulatorConfig, EmulatorServer
 from tests.chaos.processes import WorkerProcess

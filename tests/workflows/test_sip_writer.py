@@ -16,7 +16,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from acs import PollSchedule, SipRoutingClient, SipTrunk, SipTrunkRoute
-from contracts.operations import ReconcileRequest, ReleaseRequest, release_workflow_id
+from contracts.ids import release_workflow_id
+from contracts.operations import ReconcileRequest, ReleaseRequest
 from contracts.provision import Stage, TrunkSpec
 from contracts.sip import (
     AttachRouteRequest,

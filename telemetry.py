@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from temporalio.client import Client
+from temporalio.common import MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError
 
@@ -84,27 +85,32 @@ def acs_request_hooks(
     A span is named after the operation's template and carries the status and the ids a
     support case quotes (``x-ms-client-request-id``, ``MS-CV``), never the URL itself.
     """
-    meter = runtime.metric_meter if runtime else None
-    requests = meter.create_counter(metrics.ACS_REQUESTS, "ACS requests") if meter else None
-    seconds = (
-        meter.create_histogram_float(metrics.ACS_REQUEST_SECONDS, "ACS request latency", "seconds")
-        if meter
-        else None
-    )
-    throttled = meter.create_counter(metrics.ACS_THROTTLED, "ACS answers 429") if meter else None
-    retry_after = (
-        meter.create_histogram_float(
+    hooks = _AcsRequestHooks(runtime.metric_meter if runtime else None, tracer)
+    return {"request": [hooks.started], "response": [hooks.answered]}
+
+
+class _AcsRequestHooks:
+    """The instruments of ``acs_request_hooks`` and the two hooks that feed them."""
+
+    def __init__(self, meter: MetricMeter | None, tracer: Tracer | None) -> None:
+        self._tracer = tracer
+        self._meter = meter
+        if meter is None:
+            return
+        self._requests = meter.create_counter(metrics.ACS_REQUESTS, "ACS requests")
+        self._seconds = meter.create_histogram_float(
+            metrics.ACS_REQUEST_SECONDS, "ACS request latency", "seconds"
+        )
+        self._throttled = meter.create_counter(metrics.ACS_THROTTLED, "ACS answers 429")
+        self._retry_after = meter.create_histogram_float(
             metrics.ACS_RETRY_AFTER_SECONDS, "Wait asked by a 429's Retry-After", "seconds"
         )
-        if meter
-        else None
-    )
 
-    async def started(request: httpx.Request) -> None:
+    async def started(self, request: httpx.Request) -> None:
         request.extensions["numberflow_started"] = time.monotonic()
-        if tracer is not None:
+        if self._tracer is not None:
             operation = operation_of(request)
-            span = tracer.start_span(f"ACS {operation}", kind=SpanKind.CLIENT)
+            span = self._tracer.start_span(f"ACS {operation}", kind=SpanKind.CLIENT)
             span.set_attribute("acs.operation", operation)
             span.set_attribute("http.request.method", request.method)
             client_id = request.headers.get("x-ms-client-request-id")
@@ -112,24 +118,9 @@ def acs_request_hooks(
                 span.set_attribute("acs.client_request_id", client_id)
             request.extensions["numberflow_span"] = span
 
-    async def answered(response: httpx.Response) -> None:
-        request = response.request
-        labels = {
-            "operation": operation_of(request),
-            "status_class": f"{response.status_code // 100}xx",
-        }
-        begun = request.extensions.get("numberflow_started")
-        if requests is not None and seconds is not None:
-            requests.add(1, labels)
-            if begun is not None:
-                seconds.record(time.monotonic() - begun, labels)
-        if response.status_code == 429 and throttled is not None and retry_after is not None:
-            operation = {"operation": labels["operation"]}
-            throttled.add(1, operation)
-            wait = parse_retry_after(response.headers)
-            if wait is not None:
-                retry_after.record(wait, operation)
-        span = request.extensions.get("numberflow_span")
+    async def answered(self, response: httpx.Response) -> None:
+        self._count(response)
+        span = response.request.extensions.get("numberflow_span")
         if span is not None:
             span.set_attribute("http.response.status_code", response.status_code)
             ms_cv = response.headers.get("MS-CV")
@@ -139,7 +130,24 @@ def acs_request_hooks(
                 span.set_status(Status(StatusCode.ERROR))
             span.end()
 
-    return {"request": [started], "response": [answered]}
+    def _count(self, response: httpx.Response) -> None:
+        if self._meter is None:
+            return
+        request = response.request
+        labels = {
+            "operation": operation_of(request),
+            "status_class": f"{response.status_code // 100}xx",
+        }
+        self._requests.add(1, labels)
+        begun = request.extensions.get("numberflow_started")
+        if begun is not None:
+            self._seconds.record(time.monotonic() - begun, labels)
+        if response.status_code == 429:
+            operation = {"operation": labels["operation"]}
+            self._throttled.add(1, operation)
+            wait = parse_retry_after(response.headers)
+            if wait is not None:
+                self._retry_after.record(wait, operation)
 
 
 def probe_app(

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from ._api_versions import DEFAULT_PHONE_NUMBERS_API_VERSION
 from ._auth import Credential
 from ._base import BaseClient
+from ._catalog import CatalogQueries
 from ._errors import AcsOperationFailedError
 from ._lro import (
     POLL_SCHEDULE,
@@ -29,13 +30,9 @@ from ._models import (
     AvailablePhoneNumber,
     OperatorInformationOptions,
     OperatorInformationResult,
-    PhoneNumberAreaCode,
     PhoneNumberAssignmentType,
     PhoneNumberCapabilities,
     PhoneNumberCapabilityType,
-    PhoneNumberCountry,
-    PhoneNumberLocality,
-    PhoneNumberOffering,
     PhoneNumbersBrowseResult,
     PhoneNumberSearchResult,
     PhoneNumbersReservation,
@@ -46,6 +43,7 @@ from ._models import (
 from ._paging import AsyncPager
 from ._pipeline import DEFAULT_TIMEOUT, ensure, json_body, parse_retry_after
 from ._validation import (
+    enum_value,
     validate_country_code,
     validate_e164,
     validate_positive,
@@ -66,7 +64,7 @@ _ID_HEADERS = {
 }
 
 
-class PhoneNumbersClient(BaseClient):
+class PhoneNumbersClient(CatalogQueries, BaseClient):
     """Async client of the ACS Phone Numbers API.
 
     Method and keyword names follow the official ``azure.communication.phonenumbers.aio``
@@ -108,95 +106,6 @@ class PhoneNumbersClient(BaseClient):
         )
         self._language_headers = {"Accept-Language": accepted_language} if accepted_language else {}
 
-    # -- catalog -------------------------------------------------------------------------------
-
-    def list_available_countries(
-        self, *, skip: int = 0, max_page_size: int | None = None
-    ) -> AsyncPager[PhoneNumberCountry]:
-        """List countries where numbers can be bought."""
-        return self._pager(
-            "/availablePhoneNumbers/countries",
-            "countries",
-            PhoneNumberCountry,
-            {"skip": skip, "maxPageSize": max_page_size},
-        )
-
-    def list_available_localities(
-        self,
-        country_code: str,
-        *,
-        phone_number_type: PhoneNumberType | str | None = None,
-        administrative_division: str | None = None,
-        skip: int = 0,
-        max_page_size: int | None = None,
-    ) -> AsyncPager[PhoneNumberLocality]:
-        """List localities (cities) of a country, optionally within one division."""
-        cc = validate_country_code(country_code)
-        return self._pager(
-            f"/availablePhoneNumbers/countries/{cc}/localities",
-            "phoneNumberLocalities",
-            PhoneNumberLocality,
-            {
-                "skip": skip,
-                "maxPageSize": max_page_size,
-                "administrativeDivision": administrative_division,
-                "phoneNumberType": _enum_value(PhoneNumberType, phone_number_type),
-            },
-        )
-
-    def list_available_area_codes(
-        self,
-        country_code: str,
-        phone_number_type: PhoneNumberType | str,
-        *,
-        assignment_type: PhoneNumberAssignmentType | str | None = None,
-        locality: str | None = None,
-        administrative_division: str | None = None,
-        skip: int = 0,
-        max_page_size: int | None = None,
-    ) -> AsyncPager[PhoneNumberAreaCode]:
-        """List area codes (or toll-free prefixes); geographic ones need ``locality``."""
-        cc = validate_country_code(country_code)
-        number_type = PhoneNumberType(phone_number_type)
-        if number_type is PhoneNumberType.GEOGRAPHIC and not locality:
-            raise ValueError("locality is required to list geographic area codes")
-        return self._pager(
-            f"/availablePhoneNumbers/countries/{cc}/areaCodes",
-            "areaCodes",
-            PhoneNumberAreaCode,
-            {
-                "phoneNumberType": number_type.value,
-                "skip": skip,
-                "maxPageSize": max_page_size,
-                "assignmentType": _enum_value(PhoneNumberAssignmentType, assignment_type),
-                "locality": locality,
-                "administrativeDivision": administrative_division,
-            },
-        )
-
-    def list_available_offerings(
-        self,
-        country_code: str,
-        *,
-        phone_number_type: PhoneNumberType | str | None = None,
-        assignment_type: PhoneNumberAssignmentType | str | None = None,
-        skip: int = 0,
-        max_page_size: int | None = None,
-    ) -> AsyncPager[PhoneNumberOffering]:
-        """List what can be bought in a country: type, assignment, capabilities and price."""
-        cc = validate_country_code(country_code)
-        return self._pager(
-            f"/availablePhoneNumbers/countries/{cc}/offerings",
-            "phoneNumberOfferings",
-            PhoneNumberOffering,
-            {
-                "skip": skip,
-                "maxPageSize": max_page_size,
-                "phoneNumberType": _enum_value(PhoneNumberType, phone_number_type),
-                "assignmentType": _enum_value(PhoneNumberAssignmentType, assignment_type),
-            },
-        )
-
     # -- browse and reservations ---------------------------------------------------------------
 
     async def browse_available_phone_numbers(
@@ -213,8 +122,8 @@ class PhoneNumbersClient(BaseClient):
         cc = validate_country_code(country_code)
         body: dict[str, Any] = {"phoneNumberType": PhoneNumberType(phone_number_type).value}
         capabilities = {
-            "calling": _enum_value(PhoneNumberCapabilityType, calling_capability),
-            "sms": _enum_value(PhoneNumberCapabilityType, sms_capability),
+            "calling": enum_value(PhoneNumberCapabilityType, calling_capability),
+            "sms": enum_value(PhoneNumberCapabilityType, sms_capability),
         }
         if any(capabilities.values()):
             body["capabilities"] = {k: v for k, v in capabilities.items() if v}
@@ -441,8 +350,8 @@ class PhoneNumbersClient(BaseClient):
         body = {
             key: value
             for key, value in (
-                ("calling", _enum_value(PhoneNumberCapabilityType, calling)),
-                ("sms", _enum_value(PhoneNumberCapabilityType, sms)),
+                ("calling", enum_value(PhoneNumberCapabilityType, calling)),
+                ("sms", enum_value(PhoneNumberCapabilityType, sms)),
             )
             if value is not None
         }
@@ -497,10 +406,6 @@ class PhoneNumbersClient(BaseClient):
 
 def _number_path(phone_number: str) -> str:
     return "/phoneNumbers/" + quote(validate_e164(phone_number), safe="")
-
-
-def _enum_value(enum: Any, value: Any) -> str | None:
-    return None if value is None else str(enum(value).value)
 
 
 def _operation_ref(response: httpx.Response, kind: OperationKind) -> OperationRef:

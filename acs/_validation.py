@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 __all__ = [
+    "enum_value",
     "validate_country_code",
     "validate_e164",
     "validate_fqdn",
@@ -73,3 +75,8 @@ def validate_number_pattern(pattern: str) -> str:
     except re.error as exc:
         raise ValueError(f"route number pattern {pattern!r} does not compile: {exc}") from exc
     return pattern
+
+
+def enum_value(enum: Any, value: Any) -> str | None:
+    """A value of ``enum`` (given as the enum or its string) as its wire string; ``None`` stays."""
+    return None if value is None else str(enum(value).value)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
@@ -19,57 +18,36 @@ from acs import (
     AcsConflictError,
     AcsNotFoundError,
     AcsValidationError,
-    AvailablePhoneNumber,
     OperationKind,
     OperationRef,
     OperationStatus,
-    PhoneNumberAssignmentType,
-    PhoneNumberCapabilities,
-    PhoneNumberCapabilityType,
-    PhoneNumbersClient,
-    PhoneNumbersReservation,
     ReservationStatus,
 )
 from contracts import metrics
 from contracts.activities import (
-    CapabilityBatchInput,
-    CapabilityBatchResult,
-    CapabilityFailure,
-    CapabilityUpdateInput,
-    HoldInput,
-    HoldResult,
     LroHandle,
     LroOutcome,
     OwnedNumbers,
     PurchaseInput,
-    ReleaseHoldInput,
     ReleaseNumbersInput,
     ReleaseNumbersResult,
 )
 from contracts.error_types import (
-    CAPABILITY_UPDATE_IN_PROGRESS,
-    HOLD_EXPIRED,
     OPERATION_PENDING,
     RELEASE_BLOCKED,
     RELEASE_FAILED,
 )
-from contracts.provision import HoldStrategy, ProvisionRequest
+from contracts.provision import HoldStrategy
 
+from ._capabilities import CapabilityActivities
 from ._errors import acs_errors_as_application_errors
+from ._holds import HoldActivities
+from ._phone_numbers_base import BULK_OWNERSHIP, count, handle_of, hold_expired, is_expired
 
 __all__ = ["PhoneNumberActivities"]
 
-_BARREN_BROWSES = 3
-"""Browses in a row that offer nothing new before the stock counts as exhausted."""
-"""Between polls of a batch's running capability updates (unless ACS asks for longer)."""
-_BULK_OWNERSHIP = 20
-"""Above this many numbers, ownership is read from one listing, not one GET per number."""
-_RELEASE_POLL_SECONDS = 1.0
-_RELEASE_POLL_LIMIT = 300
-
-
-def _hold_expired(message: str) -> ApplicationError:
-    return ApplicationError(message, type=HOLD_EXPIRED, non_retryable=True)
+_RELEASE_DEADLINE_SECONDS = 300.0
+"""How long one release operation is waited for before the activity gives up (and retries)."""
 
 
 def _pending(message: str, delay: float | None) -> ApplicationError:
@@ -88,16 +66,6 @@ def _pending(message: str, delay: float | None) -> ApplicationError:
 def _since_scheduled() -> float:
     """Seconds since this activity's first attempt was scheduled: the poll schedule's anchor."""
     return (datetime.now(UTC) - activity.info().scheduled_time).total_seconds()
-
-
-def _handle(ref: OperationRef) -> LroHandle:
-    return LroHandle(
-        operation_id=ref.operation_id,
-        operation_location=ref.operation_location,
-        kind=ref.kind.value,
-        resource_id=ref.resource_id,
-        location=ref.location,
-    )
 
 
 def _known_purchase(kind: OperationKind, hold_id: str) -> LroHandle:
@@ -122,127 +90,11 @@ def _ref(handle: LroHandle) -> OperationRef:
     )
 
 
-def _is_expired(error: AcsValidationError) -> bool:
-    return error.code == "ReservationExpired" or "expired" in error.message.lower()
+class PhoneNumberActivities(HoldActivities, CapabilityActivities):
+    """Activities over one :class:`acs.PhoneNumbersClient` (shared, pooled).
 
-
-class PhoneNumberActivities:
-    """Activities over one :class:`acs.PhoneNumbersClient` (shared, pooled)."""
-
-    def __init__(self, client: PhoneNumbersClient) -> None:
-        self._client = client
-
-    # -- holds ---------------------------------------------------------------------------------
-
-    @activity.defn
-    async def acquire_reservation(self, hold: HoldInput) -> HoldResult:
-        """Reserve up to ``quantity`` numbers under the workflow-chosen reservation id.
-
-        A retry finds the reservation it made and returns it instead of making another.
-        """
-        request = hold.request
-        with acs_errors_as_application_errors():
-            try:
-                existing = await self._client.get_reservation(hold.hold_id)
-            except AcsNotFoundError:
-                existing = None
-            if existing is not None and existing.status is not ReservationStatus.ACTIVE:
-                raise _hold_expired(f"reservation is {existing.status}")
-            if existing is None:
-                existing = await self._client.create_or_update_reservation(
-                    reservation_id=hold.hold_id
-                )
-            reservation = await self._top_up(hold.hold_id, existing, request)
-            return _reservation_hold(hold.hold_id, reservation)
-
-    async def _top_up(
-        self, reservation_id: str, reservation: PhoneNumbersReservation, request: ProvisionRequest
-    ) -> PhoneNumbersReservation:
-        """Browse and add numbers until the reservation holds ``quantity`` or stock runs out.
-
-        A browse offers a sample (20 on the service), so a large ticket takes many rounds: it
-        goes on while browsing offers numbers not tried yet. A retried attempt continues from
-        what the reservation already holds.
-        """
-        tried: set[str] = set(reservation.phone_numbers or {})
-        barren = 0
-        while (held := len(_reserved(reservation))) < request.quantity:
-            activity.heartbeat(held)
-            browse = await self._client.browse_available_phone_numbers(
-                country_code=request.country_code,
-                phone_number_type=request.phone_number_type.value,
-                assignment_type=request.assignment_type.value,
-                calling_capability=request.capabilities.calling.value,
-                sms_capability=request.capabilities.sms.value,
-                phone_number_prefixes=list(request.phone_number_prefixes) or None,
-            )
-            fresh = [n for n in browse.phone_numbers if n.id and n.id not in tried]
-            if not fresh:
-                barren += 1
-                if barren >= _BARREN_BROWSES:
-                    break  # the stock is exhausted (or only numbers that failed remain)
-                continue
-            barren = 0
-            wanted = fresh[: request.quantity - held]
-            tried |= {str(n.id) for n in wanted}
-            reservation = await self._client.create_or_update_reservation(
-                reservation_id=reservation_id,
-                numbers_to_add=[_to_reserve(n, request) for n in wanted],
-            )
-            failed = [
-                k for k, v in (reservation.phone_numbers or {}).items() if v and v.status == "error"
-            ]
-            if failed:  # keep the reservation clean: only numbers actually held stay in it
-                reservation = await self._client.create_or_update_reservation(
-                    reservation_id=reservation_id, numbers_to_remove=failed
-                )
-        return reservation
-
-    @activity.defn
-    async def begin_search(self, hold: HoldInput) -> LroHandle:
-        """Start a classic search (holds ~16 min; a search cannot be cancelled, it lapses)."""
-        request = hold.request
-        with acs_errors_as_application_errors():
-            ref = await self._client.begin_search_available_phone_numbers(
-                request.country_code,
-                request.phone_number_type.value,
-                request.assignment_type.value,
-                PhoneNumberCapabilities(
-                    calling=request.capabilities.calling.value, sms=request.capabilities.sms.value
-                ),
-                area_code=request.area_code,
-                quantity=request.quantity,
-            )
-        return _handle(ref)
-
-    @activity.defn
-    async def get_search_hold(self, search: LroHandle) -> HoldResult:
-        """Read what a finished search holds."""
-        with acs_errors_as_application_errors():
-            result = await self._client.get_search_result(str(search.resource_id))
-        return HoldResult(
-            strategy=HoldStrategy.SEARCH,
-            hold_id=result.search_id,
-            numbers=tuple(result.phone_numbers),
-            monthly_cost=result.cost.amount * len(result.phone_numbers),
-            currency=result.cost.currency_code,
-            expires_at=result.search_expires_by,
-            no_resell_required=result.is_agreement_to_not_resell_required,
-        )
-
-    @activity.defn
-    async def release_hold(self, hold: ReleaseHoldInput) -> None:
-        """Delete an active reservation; anything else (gone, bought, expired, a search) is done."""
-        if hold.strategy is HoldStrategy.SEARCH:
-            activity.logger.info("search holds cannot be cancelled; this one lapses by itself")
-            return
-        with acs_errors_as_application_errors():
-            try:
-                reservation = await self._client.get_reservation(hold.hold_id)
-                if reservation.status is ReservationStatus.ACTIVE:
-                    await self._client.delete_reservation(hold.hold_id)
-            except AcsNotFoundError:
-                return
+    Holds and capabilities come from their mixins; purchase, LRO polls and release are here.
+    """
 
     # -- purchase ------------------------------------------------------------------------------
 
@@ -261,10 +113,10 @@ class PhoneNumberActivities:
                     return await self._begin_reservation_purchase(purchase)
                 return await self._begin_search_purchase(purchase)
             except AcsNotFoundError as error:
-                raise _hold_expired(f"the hold is gone: {error.message}") from error
+                raise hold_expired(f"the hold is gone: {error.message}") from error
             except AcsValidationError as error:
-                if _is_expired(error):
-                    raise _hold_expired(error.message) from error
+                if is_expired(error):
+                    raise hold_expired(error.message) from error
                 raise
 
     async def _begin_reservation_purchase(self, purchase: PurchaseInput) -> LroHandle:
@@ -274,11 +126,11 @@ class PhoneNumberActivities:
         if reservation.status is ReservationStatus.SUBMITTED:
             return _known_purchase(OperationKind.RESERVATION_PURCHASE, purchase.hold_id)
         if reservation.status is ReservationStatus.EXPIRED:
-            raise _hold_expired("the reservation expired before the purchase")
+            raise hold_expired("the reservation expired before the purchase")
         ref = await self._client.begin_purchase_reservation(
             purchase.hold_id, agree_to_not_resell=purchase.agree_to_not_resell
         )
-        return _handle(ref)
+        return handle_of(ref)
 
     async def _begin_search_purchase(self, purchase: PurchaseInput) -> LroHandle:
         known = _known_purchase(OperationKind.PURCHASE, purchase.hold_id)
@@ -293,7 +145,7 @@ class PhoneNumberActivities:
         ref = await self._client.begin_purchase_phone_numbers(
             purchase.hold_id, agree_to_not_resell=purchase.agree_to_not_resell
         )
-        return _handle(ref)
+        return handle_of(ref)
 
     @activity.defn
     async def settle_purchase(self, purchase: PurchaseInput) -> OwnedNumbers:
@@ -341,7 +193,7 @@ class PhoneNumberActivities:
             return await self._owned(numbers.numbers)
 
     async def _owned(self, numbers: tuple[str, ...]) -> OwnedNumbers:
-        if len(numbers) > _BULK_OWNERSHIP:
+        if len(numbers) > BULK_OWNERSHIP:
             wanted = set(numbers)
             return OwnedNumbers(
                 purchased_at={
@@ -380,7 +232,7 @@ class PhoneNumberActivities:
             await asyncio.sleep(POLL_SCHEDULE.delay(_since_scheduled()))
         with acs_errors_as_application_errors():
             poll = await self._client.get_operation(_ref(handle))
-        _count(metrics.ACS_LRO_POLLS, operation=handle.kind)
+        count(metrics.ACS_LRO_POLLS, operation=handle.kind)
         if poll.status is OperationStatus.SUCCEEDED:
             return LroOutcome(succeeded=True)
         if poll.status is OperationStatus.FAILED:
@@ -394,110 +246,6 @@ class PhoneNumberActivities:
         if delay is None:
             delay = POLL_SCHEDULE.delay(_since_scheduled())
         raise _pending(f"{handle.kind} operation is {poll.status}", delay)
-
-    # -- capabilities --------------------------------------------------------------------------
-
-    @activity.defn
-    async def begin_update_capabilities(self, update: CapabilityUpdateInput) -> LroHandle:
-        """Start a capability change, or report done when the number already has them."""
-        wanted = update.capabilities
-        with acs_errors_as_application_errors():
-            number = await self._client.get_purchased_phone_number(update.phone_number)
-            current = number.capabilities
-            if (current.calling.value, current.sms.value) == (
-                wanted.calling.value,
-                wanted.sms.value,
-            ):
-                return LroHandle(kind=OperationKind.CAPABILITIES.value, done=True)
-            try:
-                ref = await self._client.begin_update_phone_number_capabilities(
-                    update.phone_number, calling=wanted.calling.value, sms=wanted.sms.value
-                )
-            except AcsConflictError as error:
-                # An update started by an earlier attempt is still running: come back later.
-                raise ApplicationError(
-                    "a capability update of this number is already running",
-                    type=CAPABILITY_UPDATE_IN_PROGRESS,
-                ) from error
-        return _handle(ref)
-
-    @activity.defn
-    async def update_capabilities(self, batch: CapabilityBatchInput) -> CapabilityBatchResult:
-        """Give every number of the batch these capabilities, and wait until ACS has.
-
-        One activity for many numbers: a 1,000-number ticket configures in ten activities,
-        not two thousand, so its history stays small. Numbers that already have them are
-        skipped, so a retry redoes nothing. An update found running (an earlier attempt's,
-        409) is waited for by retrying the activity; a failed one is reported, not raised.
-        """
-        wanted = batch.capabilities
-        running: list[tuple[str, OperationRef]] = []
-        busy = 0
-        failures: list[CapabilityFailure] = []
-        with acs_errors_as_application_errors():
-            known = await self._capabilities_of(batch.phone_numbers)
-            for index, number in enumerate(batch.phone_numbers):
-                activity.heartbeat(index)
-                current = (
-                    known.get(number)
-                    or (await self._client.get_purchased_phone_number(number)).capabilities
-                )
-                if (current.calling.value, current.sms.value) == (
-                    wanted.calling.value,
-                    wanted.sms.value,
-                ):
-                    continue
-                try:
-                    ref = await self._client.begin_update_phone_number_capabilities(
-                        number, calling=wanted.calling.value, sms=wanted.sms.value
-                    )
-                except AcsConflictError:
-                    busy += 1
-                    continue
-                running.append((number, ref))
-            begun = time.monotonic()
-            pause = POLL_SCHEDULE.first
-            while running:
-                await asyncio.sleep(pause)
-                activity.heartbeat(len(running))
-                waiting: list[tuple[str, OperationRef]] = []
-                retry_after = 0.0
-                for number, ref in running:
-                    poll = await self._client.get_operation(ref)
-                    _count(metrics.ACS_LRO_POLLS, operation=ref.kind.value)
-                    if poll.status is OperationStatus.FAILED:
-                        error = poll.operation.error
-                        failures.append(
-                            CapabilityFailure(
-                                phone_number=number,
-                                error_code=error.code if error else "OperationFailed",
-                                error_message=error.message if error else None,
-                            )
-                        )
-                    elif poll.status is not OperationStatus.SUCCEEDED:
-                        waiting.append((number, ref))
-                        retry_after = max(retry_after, poll.retry_after or 0.0)
-                running = waiting
-                pause = max(retry_after, POLL_SCHEDULE.delay(time.monotonic() - begun))
-        if busy:
-            raise ApplicationError(
-                f"capability updates of {busy} numbers are already running",
-                type=CAPABILITY_UPDATE_IN_PROGRESS,
-            )
-        return CapabilityBatchResult(failures=tuple(failures))
-
-    async def _capabilities_of(
-        self, numbers: tuple[str, ...]
-    ) -> dict[str, PhoneNumberCapabilities]:
-        """For many numbers, their capabilities from one listing (few: read one by one)."""
-        if len(numbers) <= _BULK_OWNERSHIP:
-            return {}
-        wanted = set(numbers)
-        return {
-            owned.phone_number: owned.capabilities
-            async for owned in self._client.list_purchased_phone_numbers()
-            if owned.phone_number in wanted
-        }
 
     # -- release -------------------------------------------------------------------------------
 
@@ -524,7 +272,7 @@ class PhoneNumberActivities:
                     gone.append(number)
                     continue
                 try:
-                    started.append(_handle(await self._client.begin_release_phone_number(number)))
+                    started.append(handle_of(await self._client.begin_release_phone_number(number)))
                 except AcsNotFoundError:
                     gone.append(number)
                 except AcsConflictError as error:
@@ -538,7 +286,7 @@ class PhoneNumberActivities:
 
     async def _all_still_ours(self, release: ReleaseNumbersInput) -> set[str] | None:
         """For a large release, which numbers are still ours, from one listing (else None)."""
-        if release.purchased_at is None or len(release.numbers) <= _BULK_OWNERSHIP:
+        if release.purchased_at is None or len(release.numbers) <= BULK_OWNERSHIP:
             return None
         now = (await self._owned(release.numbers)).purchased_at
         return {n for n, at in release.purchased_at.items() if now.get(n) == at}
@@ -556,56 +304,20 @@ class PhoneNumberActivities:
         return owned.purchase_date == purchased_at[number]
 
     async def _wait_released(self, handle: LroHandle) -> None:
-        for _ in range(_RELEASE_POLL_LIMIT):
+        """Poll the release on ``POLL_SCHEDULE`` (or ACS's ``Retry-After``), heartbeating."""
+        begun = time.monotonic()
+        delay = POLL_SCHEDULE.first
+        while time.monotonic() - begun + delay < _RELEASE_DEADLINE_SECONDS:
+            await asyncio.sleep(delay)
             activity.heartbeat(handle.operation_id)
             poll = await self._client.get_operation(_ref(handle))
-            _count(metrics.ACS_LRO_POLLS, operation=handle.kind)
+            count(metrics.ACS_LRO_POLLS, operation=handle.kind)
             if poll.status is OperationStatus.SUCCEEDED:
-                _count(metrics.NUMBERS_RELEASED)
+                count(metrics.NUMBERS_RELEASED)
                 return
             if poll.status is OperationStatus.FAILED:
                 raise ApplicationError(f"release {handle.operation_id} failed", type=RELEASE_FAILED)
-            await asyncio.sleep(poll.retry_after or _RELEASE_POLL_SECONDS)
+            delay = poll.retry_after or POLL_SCHEDULE.delay(time.monotonic() - begun)
         raise ApplicationError(
             f"release {handle.operation_id} still running", type=OPERATION_PENDING
         )
-
-
-def _count(name: str, value: int = 1, **labels: str) -> None:
-    """Add to one of numberflow's counters (served with the worker's SDK metrics)."""
-    activity.metric_meter().create_counter(name).add(value, labels)
-
-
-def _to_reserve(number: AvailablePhoneNumber, request: ProvisionRequest) -> AvailablePhoneNumber:
-    """The browsed number with the capabilities and assignment the ticket asked for."""
-    return number.model_copy(
-        update={
-            "capabilities": PhoneNumberCapabilities(
-                calling=PhoneNumberCapabilityType(request.capabilities.calling.value),
-                sms=PhoneNumberCapabilityType(request.capabilities.sms.value),
-            ),
-            "assignment_type": PhoneNumberAssignmentType(request.assignment_type.value),
-        }
-    )
-
-
-def _reserved(reservation: PhoneNumbersReservation) -> list[AvailablePhoneNumber]:
-    return [
-        n
-        for n in (reservation.phone_numbers or {}).values()
-        if n is not None and n.status == "reserved"
-    ]
-
-
-def _reservation_hold(reservation_id: str, reservation: PhoneNumbersReservation) -> HoldResult:
-    reserved = _reserved(reservation)
-    costs = [n.cost for n in reserved if n.cost is not None]
-    return HoldResult(
-        strategy=HoldStrategy.RESERVATION,
-        hold_id=reservation_id,
-        numbers=tuple(str(n.phone_number) for n in reserved),
-        monthly_cost=sum((c.amount for c in costs), Decimal(0)),
-        currency=costs[0].currency_code if costs else "",
-        expires_at=reservation.expires_at,
-        no_resell_required=any(bool(n.is_agreement_to_not_resell_required) for n in reserved),
-    )

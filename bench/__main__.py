@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -34,12 +31,11 @@ from temporalio.worker import Worker
 
 from acs import PhoneNumbersClient, SipRoutingClient
 from activities import build_activities
-from cli._stack import free_port, temporal_binary
+from cli._stack import temporal_binary
 from codec import data_converter
 from contracts.ids import workflow_id_for
 from contracts.provision import ApprovalDecision, Stage
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
-from contracts.signing import SIGNATURE_HEADER, sign
 from emulator import DEFAULT_ACCESS_KEY
 from logconfig import LogContextInterceptor
 from workflows import WORKFLOWS, ProvisionNumbersWorkflow
@@ -47,6 +43,7 @@ from workflows import WORKFLOWS, ProvisionNumbersWorkflow
 from .emulator_process import emulator_process
 from .fleet import fleet, parked_sagas, workers_compared
 from .floor import FloorWorkflow, step
+from .ingress import ingress_vs_raw
 from .lro import measure_lro
 from .plain import plain_tickets
 from .report import write_report
@@ -54,7 +51,6 @@ from .tickets import bench_request
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
-SECRET = "bench-webhook-secret"
 PHASE_TIMEOUT = 600.0
 """No phase runs longer than this (seconds): the run always ends by itself."""
 
@@ -166,50 +162,8 @@ class Bench:
     # -- (4) ingress vs raw start --------------------------------------------------------------
 
     async def ingress_vs_raw(self, requests: int) -> dict[str, Any]:
-        """p50/p99 of a signed webhook start through the ingress vs the client's own start.
-
-        The ingress runs as it is deployed, in a process of its own (``numberflow ingress``).
-        Both start sagas on a task queue no worker polls, so what is timed is the start path
-        alone, not the CPU of sagas running meanwhile; the runs are terminated afterwards.
-        """
-        queue = f"bench-idle-{uuid.uuid4().hex[:6]}"
-        via_ingress: list[float] = []
-        raw: list[float] = []
-        started: list[str] = []
-        async with ingress_process(self.client, queue, SECRET) as http:
-            for _ in range(requests):
-                request = bench_request(1, routed=False, auto=True)
-                body = json.dumps(
-                    {"event": "created", "request": request.model_dump(mode="json")}
-                ).encode()
-                begun = time.perf_counter()
-                answer = await http.post(
-                    "/webhooks/tickets",
-                    content=body,
-                    headers={SIGNATURE_HEADER: sign(SECRET, body, int(time.time()))},
-                )
-                via_ingress.append(time.perf_counter() - begun)
-                assert answer.status_code == 202, answer.text
-                other = bench_request(1, routed=False, auto=True)
-                begun = time.perf_counter()
-                await self.client.start_workflow(
-                    ProvisionNumbersWorkflow.run,
-                    other,
-                    id=workflow_id_for(other.ticket_id),
-                    task_queue=queue,
-                )
-                raw.append(time.perf_counter() - begun)
-                started += [workflow_id_for(t.ticket_id) for t in (request, other)]
-        await asyncio.gather(*(self.client.get_workflow_handle(i).terminate() for i in started))
-        result = {
-            "requests": requests,
-            "ingress_p50_ms": _ms(_quantile(via_ingress, 0.5)),
-            "ingress_p99_ms": _ms(_quantile(via_ingress, 0.99)),
-            "raw_p50_ms": _ms(_quantile(raw, 0.5)),
-            "raw_p99_ms": _ms(_quantile(raw, 0.99)),
-        }
-        result["p99_ratio"] = round(result["ingress_p99_ms"] / result["raw_p99_ms"], 3)
-        return result
+        """p50/p99 of a signed webhook start through the ingress vs the client's own start."""
+        return await ingress_vs_raw(self.client, requests)
 
     # -- (7) a plain script making the same acs/ calls ----------------------------------------
 
@@ -280,48 +234,6 @@ class Bench:
             )
             print(f"  per saga: {rows[-1]}", flush=True)
         return rows
-
-
-@contextlib.asynccontextmanager
-async def ingress_process(
-    client: Client, task_queue: str, secret: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    """``numberflow ingress`` in its own process, ready; an HTTP client for it."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "NUMBERFLOW_WEBHOOK_SECRETS": secret,
-        "NUMBERFLOW_TASK_QUEUE": task_queue,
-        "NUMBERFLOW_LOG_LEVEL": "warning",
-    }
-    ingress = subprocess.Popen(
-        [sys.executable, "-m", "cli", "ingress", "--port", str(port)],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            for _ in range(300):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-            yield http
-    finally:
-        ingress.terminate()
-        ingress.wait(timeout=30)
-
-
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 2)
 
 
 def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:

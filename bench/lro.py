@@ -1,5 +1,5 @@
 """(2) How late a finished long-running operation is seen, and with how many polls: the saga's
-LRO path (an activity starts it, the ``POLL`` retry policy polls it) against the official SDK's
+LRO path (an activity starts it, the poll activity polls it on ``acs.POLL_SCHEDULE``) against the official SDK's
 poller (``azure-communication-phonenumbers``), on the same emulator, one operation at a time."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities import PhoneNumberActivities
     from contracts.activities import HoldInput, LroOutcome
     from contracts.provision import ProvisionRequest
-    from workflows._policies import ACS_CALL, ACS_CALL_TIMEOUT, LRO_DEADLINE, POLL
+    from workflows._policies import POLL_STEP, SIDE_EFFECT_STEP
 
 __all__ = ["LroProbeWorkflow", "measure_lro"]
 
@@ -37,15 +37,10 @@ class LroProbeWorkflow:
         handle = await workflow.execute_activity_method(
             PhoneNumberActivities.begin_search,
             HoldInput(request=request, hold_id="search"),
-            start_to_close_timeout=ACS_CALL_TIMEOUT,
-            retry_policy=ACS_CALL,
+            **SIDE_EFFECT_STEP,
         )
         return await workflow.execute_activity_method(
-            PhoneNumberActivities.poll_operation,
-            handle,
-            start_to_close_timeout=ACS_CALL_TIMEOUT,
-            schedule_to_close_timeout=LRO_DEADLINE,
-            retry_policy=POLL,
+            PhoneNumberActivities.poll_operation, handle, **POLL_STEP
         )
 
 

@@ -10,6 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
+from contracts.ids import PROVISION_WORKFLOW_TYPE
+from contracts.search_attributes import PROVISIONING_STAGE
+from contracts.task_queues import TASK_QUEUE
 from logconfig import LOG_LEVEL_VAR, configure_logging, parse_log_level
 
 from ._common import err_console
@@ -33,7 +36,7 @@ EXAMPLES: dict[str, str] = {
     "approve": "numberflow approve T-1 --approver alice --comment 'budget ok'",
     "reject": "numberflow reject T-1 --approver alice --reason 'not needed'",
     "cancel": "numberflow cancel T-1",
-    "retry": "numberflow retry --query \"ProvisioningStage = 'needs_attention'\" --by ops",
+    "retry": f"numberflow retry --query \"{PROVISIONING_STAGE.name} = 'needs_attention'\" --by ops",
     "skip": "numberflow skip T-1 --reason 'no SBC yet' --by ops",
     "abort": "numberflow abort T-1 --reason 'wrong customer' --by ops",
     "abandon": "numberflow abandon T-1 --reason 'cleaned up by hand' --by ops",
@@ -41,8 +44,8 @@ EXAMPLES: dict[str, str] = {
     "release": "numberflow release T-1",
     "reconcile": "numberflow reconcile --release-orphans --grace 7d",
     "setup": "TEMPORAL_ADDRESS=temporal-frontend:7233 numberflow setup --check",
-    "replay": "numberflow replay --query \"WorkflowType = 'ProvisionNumbersWorkflow'\"",
-    "worker": "NUMBERFLOW_TASK_QUEUE=numberflow numberflow worker",
+    "replay": f"numberflow replay --query \"WorkflowType = '{PROVISION_WORKFLOW_TYPE}'\"",
+    "worker": f"NUMBERFLOW_TASK_QUEUE={TASK_QUEUE} numberflow worker",
     "ingress": "NUMBERFLOW_WEBHOOK_SECRETS=s1 NUMBERFLOW_STATUS_TOKENS=t1 numberflow ingress "
     "--port 8080",
     "emulator": "numberflow emulator --port 8787 --lro-seconds 1",

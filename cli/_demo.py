@@ -204,33 +204,7 @@ def dev(
             loop.add_signal_handler(sig, stop.set)
         _log_to(data_dir)
         async with local_stack(data_dir, encrypt=encrypt, ports=ports) as stack:
-            where = (
-                "the local ACS emulator"
-                if stack.using_emulator
-                else f"REAL ACS at {stack.acs_endpoint}"
-            )
-            lines = [
-                f"Temporal: {stack.temporal_address}",
-                f"Web UI: {stack.web_ui}",
-                f"ACS: {where} ({stack.acs_endpoint})",
-                f"ingress: {stack.ingress_url}",
-                f"webhook secret: {stack.webhook_secret}",
-                f"status token: {stack.status_token}  (Authorization: Bearer …)",
-                f"callback receiver: {stack.callback_url} (the only allowed callback host)",
-                f"task queue: {stack.task_queue}",
-            ]
-            exports = [
-                f"export TEMPORAL_ADDRESS={stack.temporal_address}",
-                f"export NUMBERFLOW_WEB_UI={stack.web_ui}",
-            ]
-            if stack.payload_keys:
-                lines.append(f"payloads: encrypted; codec server {stack.codec_url}")
-                exports.append(f"export {PAYLOAD_KEYS_VAR}={stack.payload_keys}")
-            lines.append(f"logs: {data_dir / LOG_FILE}")
-            console.print(Panel("\n".join(lines), title="numberflow dev (Ctrl-C stops everything)"))
-            console.print(
-                "# for the other numberflow commands:", *exports, sep="\n", soft_wrap=True
-            )
+            _show(stack, data_dir)
             await stop.wait()
             console.print("stopping…")
         console.print("stopped")
@@ -241,3 +215,30 @@ def dev(
         fail(str(taken), 2)
     except (RuntimeError, OSError) as error:
         fail(f"dev failed: {error}")
+
+
+def _show(stack: LocalStack, data_dir: Path) -> None:
+    """Where everything listens, and the exports the other commands need."""
+    where = (
+        "the local ACS emulator" if stack.using_emulator else f"REAL ACS at {stack.acs_endpoint}"
+    )
+    lines = [
+        f"Temporal: {stack.temporal_address}",
+        f"Web UI: {stack.web_ui}",
+        f"ACS: {where} ({stack.acs_endpoint})",
+        f"ingress: {stack.ingress_url}",
+        f"webhook secret: {stack.webhook_secret}",
+        f"status token: {stack.status_token}  (Authorization: Bearer …)",
+        f"callback receiver: {stack.callback_url} (the only allowed callback host)",
+        f"task queue: {stack.task_queue}",
+    ]
+    exports = [
+        f"export TEMPORAL_ADDRESS={stack.temporal_address}",
+        f"export NUMBERFLOW_WEB_UI={stack.web_ui}",
+    ]
+    if stack.payload_keys:
+        lines.append(f"payloads: encrypted; codec server {stack.codec_url}")
+        exports.append(f"export {PAYLOAD_KEYS_VAR}={stack.payload_keys}")
+    lines.append(f"logs: {data_dir / LOG_FILE}")
+    console.print(Panel("\n".join(lines), title="numberflow dev (Ctrl-C stops everything)"))
+    console.print("# for the other numberflow commands:", *exports, sep="\n", soft_wrap=True)

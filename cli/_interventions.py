@@ -105,27 +105,7 @@ def _send(
 
     async def batch(client: Client) -> dict[str, Any]:
         assert query is not None
-        tickets = [
-            ticket
-            async for w in client.list_workflows(query)
-            if (ticket := ticket_id_of(w.id)) is not None and w.id == workflow_id_for(ticket)
-        ]
-        if not tickets:
-            return {"matched": 0, "done": [], "refused": {}}
-        if not yes and not typer.confirm(
-            f"{intervention.action.value} {len(tickets)} tickets ({', '.join(tickets[:5])}"
-            f"{'…' if len(tickets) > 5 else ''})?"
-        ):
-            raise typer.Exit(1)
-        done: list[str] = []
-        refused: dict[str, str] = {}
-        for each in tickets:
-            try:
-                await intervene(client, each, intervention)
-                done.append(each)
-            except (ProvisioningRefused, ProvisioningNotFound, NoWorkerAnswered) as error:
-                refused[each] = str(error)
-        return {"matched": len(tickets), "done": done, "refused": refused}
+        return await _intervene_matching(client, query, intervention, yes)
 
     if query is None:
         emit(
@@ -149,3 +129,30 @@ def _send(
     emit(outcome, as_json, render)
     if outcome["refused"] or not outcome["matched"]:
         raise typer.Exit(1)
+
+
+async def _intervene_matching(
+    client: Client, query: str, intervention: Intervention, yes: bool
+) -> dict[str, Any]:
+    """Send the intervention to every saga the visibility query matches (after a yes)."""
+    tickets = [
+        ticket
+        async for w in client.list_workflows(query)
+        if (ticket := ticket_id_of(w.id)) is not None and w.id == workflow_id_for(ticket)
+    ]
+    if not tickets:
+        return {"matched": 0, "done": [], "refused": {}}
+    if not yes and not typer.confirm(
+        f"{intervention.action.value} {len(tickets)} tickets ({', '.join(tickets[:5])}"
+        f"{'…' if len(tickets) > 5 else ''})?"
+    ):
+        raise typer.Exit(1)
+    done: list[str] = []
+    refused: dict[str, str] = {}
+    for each in tickets:
+        try:
+            await intervene(client, each, intervention)
+            done.append(each)
+        except (ProvisioningRefused, ProvisioningNotFound, NoWorkerAnswered) as error:
+            refused[each] = str(error)
+    return {"matched": len(tickets), "done": done, "refused": refused}

@@ -191,7 +191,7 @@ async def local_stack(
     keys_entry = new_key_entry("dev-1") if encrypt else None
     keys = PayloadKeys.parse(keys_entry)
     chosen = ports.resolved()
-    grpc_port, ui_port = chosen.temporal, chosen.web_ui
+    ui_port = chosen.web_ui
     web_ui = f"http://127.0.0.1:{ui_port}"
     async with contextlib.AsyncExitStack() as stack:
         codec_url = None
@@ -200,46 +200,28 @@ async def local_stack(
                 EncryptionCodec(keys), tokens=(), ui_origins=[web_ui, f"http://localhost:{ui_port}"]
             )
             codec_url = await _serve(stack, codec_app)
-        options = ["--ui-port", str(ui_port)]
-        if codec_url:
-            options += ["--ui-codec-endpoint", codec_url]
-        command = dev_server_command(grpc_port, data_dir / "temporal.db", *options)
-        log = (data_dir / "temporal.log").open("ab")
-        stack.callback(log.close)
-        server = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
-        stack.callback(_stop_process, server)
-        client = await _wait_for_temporal(f"127.0.0.1:{grpc_port}", server, keys)
+        client = await _start_temporal(stack, data_dir, chosen, keys, codec_url)
         callback_secret = secrets.token_hex(16)
         received: list[dict[str, Any]] = []
         receiver_url = await _serve(stack, _callback_receiver(callback_secret, received))
         callback_hosts = CallbackHosts.of([receiver_url])
-        own: dict[str, Any] = {
-            "NUMBERFLOW_CALLBACK_SECRET": SecretStr(callback_secret),
-            CALLBACK_HOSTS_VAR: receiver_url,
-            PAYLOAD_KEYS_VAR: SecretStr(keys_entry) if keys_entry else None,
-        }
-        real_acs = bool(os.environ.get("ACS_CONNECTION_STRING") or os.environ.get("ACS_ENDPOINT"))
-        if real_acs:
-            settings = Settings(**own)
-        else:
-            emulator = EmulatorServer(EmulatorConfig(lro_seconds=1.0), port=chosen.emulator).start()
-            stack.callback(emulator.stop)
-            settings = Settings(acs_connection_string=SecretStr(emulator.connection_string), **own)
+        own = _own_settings(callback_secret, receiver_url, keys_entry)
+        settings, real_acs = _worker_settings(stack, own, chosen.emulator)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
         numbers, sip = await open_acs_clients(settings, http, stack)
         await stack.enter_async_context(build_worker(client, numbers, sip, http, settings))
         webhook_secret, status_token = secrets.token_hex(16), secrets.token_urlsafe(24)
-        app = create_app(
+        ingress = create_app(
             client,
             [webhook_secret],
             status_tokens=[status_token],
             callback_hosts=callback_hosts,
             task_queue=settings.task_queue,
         )
-        ingress_url = await _serve(stack, app, chosen.ingress)
+        ingress_url = await _serve(stack, ingress, chosen.ingress)
         yield LocalStack(
             client=client,
-            temporal_address=f"127.0.0.1:{grpc_port}",
+            temporal_address=f"127.0.0.1:{chosen.temporal}",
             web_ui=web_ui,
             acs_endpoint=numbers.endpoint,
             using_emulator=not real_acs,
@@ -252,6 +234,51 @@ async def local_stack(
             payload_keys=keys_entry,
             codec_url=codec_url,
         )
+
+
+def _own_settings(
+    callback_secret: str, receiver_url: str, keys_entry: str | None
+) -> dict[str, Any]:
+    """The stack's own settings: the callback receiver and the payload keys."""
+    return {
+        "NUMBERFLOW_CALLBACK_SECRET": SecretStr(callback_secret),
+        CALLBACK_HOSTS_VAR: receiver_url,
+        PAYLOAD_KEYS_VAR: SecretStr(keys_entry) if keys_entry else None,
+    }
+
+
+def _worker_settings(
+    stack: contextlib.AsyncExitStack, own: dict[str, Any], emulator_port: int
+) -> tuple[Settings, bool]:
+    """The worker's settings, and whether they point at real ACS (from the environment).
+
+    Without ACS settings in the environment, an emulator stands in for ACS until the stack
+    closes.
+    """
+    if os.environ.get("ACS_CONNECTION_STRING") or os.environ.get("ACS_ENDPOINT"):
+        return Settings(**own), True
+    emulator = EmulatorServer(EmulatorConfig(lro_seconds=1.0), port=emulator_port).start()
+    stack.callback(emulator.stop)
+    return Settings(acs_connection_string=SecretStr(emulator.connection_string), **own), False
+
+
+async def _start_temporal(
+    stack: contextlib.AsyncExitStack,
+    data_dir: Path,
+    ports: StackPorts,
+    keys: PayloadKeys | None,
+    codec_url: str | None,
+) -> Client:
+    """The dev server on ``data_dir``'s database (Web UI decoding through the codec server)."""
+    options = ["--ui-port", str(ports.web_ui)]
+    if codec_url:
+        options += ["--ui-codec-endpoint", codec_url]
+    command = dev_server_command(ports.temporal, data_dir / "temporal.db", *options)
+    log = (data_dir / "temporal.log").open("ab")
+    stack.callback(log.close)
+    server = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    stack.callback(_stop_process, server)
+    return await _wait_for_temporal(f"127.0.0.1:{ports.temporal}", server, keys)
 
 
 async def _serve(stack: contextlib.AsyncExitStack, app: Any, port: int = 0) -> str:

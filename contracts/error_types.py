@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 __all__ = [
+    "TRUNK_IN_USE",
+    "ROUTE_SHADOWED",
+    "ROUTE_NAME_TAKEN",
+    "INVALID_SIP_REQUEST",
     "ACS_ERROR_TYPES",
     "ACS_NON_RETRYABLE",
     "APPROVAL_EXPIRED",
@@ -18,6 +22,7 @@ __all__ = [
     "OVER_BUDGET",
     "PROVISIONING_FAILED",
     "PURCHASE_FAILED",
+    "REJECTED",
     "RELEASE_BLOCKED",
     "RELEASE_FAILED",
     "SIP_WRITE_FAILED",
@@ -56,6 +61,8 @@ OVER_BUDGET = "OverBudget"
 PURCHASE_FAILED = "PurchaseFailed"
 CAPABILITY_UPDATE_FAILED = "CapabilityUpdateFailed"
 APPROVAL_EXPIRED = "ApprovalExpired"
+REJECTED = "Rejected"
+"""An approver rejected the held numbers: the saga compensates and ends ``rejected``."""
 PROVISIONING_FAILED = "ProvisioningFailed"
 COMPENSATION_FAILED = "CompensationFailed"
 RELEASE_BLOCKED = "ReleaseBlocked"
@@ -73,3 +80,13 @@ RELEASE_FAILED = "ReleaseFailed"
 """ACS reported a number's release operation failed."""
 SIP_WRITE_FAILED = "SipWriteFailed"
 """The SIP writer could not read or write the document (ACS down or slow): the asker retries."""
+
+# The SIP writer's refusals: a request that cannot be written as asked.
+ROUTE_SHADOWED = "RouteShadowed"
+"""The asked position is after a route that would take the numbers' calls."""
+ROUTE_NAME_TAKEN = "RouteNameTaken"
+"""The route name belongs to another ticket, or to a route numberflow did not write."""
+INVALID_SIP_REQUEST = "InvalidSipRequest"
+"""The request breaks a rule of the document (too many routes or trunks, a bad pattern)."""
+TRUNK_IN_USE = "TrunkInUse"
+"""A trunk a route still uses cannot be removed."""

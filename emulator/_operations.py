@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ._clock import format_time
+from ._reply import Reply
 
-__all__ = ["OPERATION_TYPES", "LroFault", "Operation"]
+__all__ = ["OPERATION_TYPES", "LroFault", "Operation", "lro_reply"]
 
 OPERATION_TYPES = {
     "search": "search",
@@ -96,3 +97,25 @@ class Operation:
                 "message": self.fault.fail_message or "The operation failed.",
             }
         return body
+
+
+def lro_reply(
+    op: Operation, api_version: str, resource_id: str, *, location: str | None = None
+) -> Reply:
+    """The 202 that starts an LRO: where to poll it, its id, and the per-kind id header."""
+    id_header = {
+        "search": "search-id",
+        "purchase": "purchase-id",
+        "release": "release-id",
+        "capabilities": "capabilities-id",
+        "reservationPurchase": "reservation-purchase-id",
+    }[op.kind]
+    headers = {
+        "Operation-Location": f"/phoneNumbers/operations/{op.id}?api-version={api_version}",
+        "operation-id": op.id,
+        id_header: resource_id,
+        "Access-Control-Expose-Headers": f"Location,Operation-Location,operation-id,{id_header}",
+    }
+    if location:
+        headers["Location"] = location
+    return Reply(202, None, headers)

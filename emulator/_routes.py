@@ -71,12 +71,14 @@ def _paged(
     return handle
 
 
-_countries = _paged("countries", lambda c: c.numbers.countries())
+_countries = _paged("countries", lambda c: c.numbers.catalogue.countries())
 _localities = _paged(
-    "phoneNumberLocalities", lambda c: c.numbers.localities(c.params["cc"], c.query)
+    "phoneNumberLocalities", lambda c: c.numbers.catalogue.localities(c.params["cc"], c.query)
 )
-_area_codes = _paged("areaCodes", lambda c: c.numbers.area_codes(c.params["cc"], c.query))
-_offerings = _paged("phoneNumberOfferings", lambda c: c.numbers.offerings(c.params["cc"], c.query))
+_area_codes = _paged("areaCodes", lambda c: c.numbers.catalogue.area_codes(c.params["cc"], c.query))
+_offerings = _paged(
+    "phoneNumberOfferings", lambda c: c.numbers.catalogue.offerings(c.params["cc"], c.query)
+)
 _reservations = _paged("reservations", lambda c: c.numbers.reservations_list())
 _purchased = _paged("phoneNumbers", lambda c: c.numbers.purchased_list(), size_param="top")
 
@@ -201,7 +203,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/operatorInformation/:search",
         "PhoneNumbers_OperatorInformationSearch",
-        lambda c: _json(c.numbers.operator_information(c.body)),
+        lambda c: _json(c.numbers.catalogue.operator_information(c.body)),
     ),
     _r("GET", "/sip", "SipRouting_Get", _sip_get, versions=SIP_VERSIONS),
     _r(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Unpack
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from contracts.error_types import (
@@ -14,6 +16,14 @@ from contracts.error_types import (
 )
 
 __all__ = [
+    "adjusted",
+    "UNDO_STEP",
+    "SIDE_EFFECT_STEP",
+    "RELEASE_STEP",
+    "POLL_STEP",
+    "HEARTBEAT",
+    "CALLBACK_STEP",
+    "ACS_STEP",
     "ACS_CALL",
     "ACS_CALL_TIMEOUT",
     "ANSWER",
@@ -91,10 +101,65 @@ MAX_HOLD_RENEWALS = 3
 """New holds taken in a row because the previous one lapsed, before the saga gives up."""
 
 CONFIGURE_CONCURRENCY = 5
+"""Capability updates in flight at once for one saga."""
 CONFIGURE_BATCH = 100
 """Numbers one capability activity updates: 1,000 numbers are ten activities."""
-"""Capability updates in flight at once for one saga."""
 
 REMINDER_BEFORE = timedelta(days=1)
 """A parked saga reminds the ticket system this long before its attention deadline (at most
 half the deadline)."""
+
+HEARTBEAT = timedelta(seconds=30)
+"""Activities that work through many numbers heartbeat; a dead worker is noticed this soon."""
+
+# -- activity option bundles: how each kind of step is run, named once ----------------------
+
+
+def adjusted(
+    config: workflow.ActivityConfig, **changes: Unpack[workflow.ActivityConfig]
+) -> workflow.ActivityConfig:
+    """A bundle with some options changed (a longer timeout for a bigger step)."""
+    merged = config.copy()
+    merged.update(changes)
+    return merged
+
+
+ACS_STEP: workflow.ActivityConfig = {
+    "start_to_close_timeout": ACS_CALL_TIMEOUT,
+    "retry_policy": ACS_CALL,
+}
+"""A forward ACS request with nothing to undo if a cancel abandons it (a read, a record)."""
+
+SIDE_EFFECT_STEP: workflow.ActivityConfig = {
+    **ACS_STEP,
+    "cancellation_type": workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+}
+"""A forward ACS request that changes something: a cancel waits for it to finish, so the
+compensation that follows knows what it did."""
+
+POLL_STEP: workflow.ActivityConfig = {
+    "start_to_close_timeout": ACS_CALL_TIMEOUT,
+    "schedule_to_close_timeout": LRO_DEADLINE,
+    "retry_policy": POLL,
+}
+"""Polling one long-running operation until it ends, at most ``LRO_DEADLINE``."""
+
+UNDO_STEP: workflow.ActivityConfig = {
+    "start_to_close_timeout": ACS_CALL_TIMEOUT,
+    "retry_policy": COMPENSATION,
+}
+"""One request of a compensation."""
+
+RELEASE_STEP: workflow.ActivityConfig = {
+    "start_to_close_timeout": COMPENSATION_TIMEOUT,
+    "heartbeat_timeout": HEARTBEAT,
+    "retry_policy": COMPENSATION,
+}
+"""Releasing numbers: one release operation per number, waited for, heartbeating."""
+
+CALLBACK_STEP: workflow.ActivityConfig = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "schedule_to_close_timeout": CALLBACK_DEADLINE,
+    "retry_policy": CALLBACK,
+}
+"""One stage-change callback, retried until ``CALLBACK_DEADLINE``."""

@@ -6,18 +6,21 @@ only orphans older than the grace period (a purchase that a saga has not recorde
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities import InventoryActivities, PhoneNumberActivities, SipWriterActivities
     from contracts.activities import ReleaseNumbersInput
     from contracts.ids import RECONCILE_WORKFLOW_TYPE
-    from contracts.operations import ReconcileReport, ReconcileRequest
+    from contracts.operations import InventorySnapshot, ReconcileReport, ReconcileRequest
+    from contracts.sip import LedgerEntry, exact_number_pattern
 
-    from ._policies import ACS_CALL, ACS_CALL_TIMEOUT, COMPENSATION, COMPENSATION_TIMEOUT
-    from .sip_routing import exact_number_pattern
+    from ._policies import (
+        ACS_CALL_TIMEOUT,
+        ACS_STEP,
+        RELEASE_STEP,
+        adjusted,
+    )
 
 __all__ = ["ReconcileWorkflow"]
 
@@ -31,43 +34,18 @@ class ReconcileWorkflow:
         """Read both sides, compare, optionally release old orphans."""
         snapshot = await workflow.execute_activity_method(
             InventoryActivities.inventory_snapshot,
-            start_to_close_timeout=ACS_CALL_TIMEOUT * 3,
-            retry_policy=ACS_CALL,
+            **adjusted(ACS_STEP, start_to_close_timeout=ACS_CALL_TIMEOUT * 3),
         )
         ledger = await workflow.execute_activity_method(
             SipWriterActivities.get_ledger,
-            start_to_close_timeout=ACS_CALL_TIMEOUT,
-            retry_policy=ACS_CALL,
+            **ACS_STEP,
         )
         in_flight = await workflow.execute_activity_method(
             SipWriterActivities.open_saga_numbers,
-            start_to_close_timeout=ACS_CALL_TIMEOUT * 3,
-            retry_policy=ACS_CALL,
+            **adjusted(ACS_STEP, start_to_close_timeout=ACS_CALL_TIMEOUT * 3),
         )
-        owned = {n.phone_number for n in snapshot.numbers}
-        known = {n for entry in ledger.values() for n in entry.numbers}
-        known_routes = {r for entry in ledger.values() for r in entry.routes}
-        orphans = sorted(owned - known - set(in_flight))
-        ledger_routes = {
-            route: exact_number_pattern(entry.numbers)
-            for entry in ledger.values()
-            for route in entry.routes
-        }
-        report = ReconcileReport(
-            orphans=tuple(orphans),
-            ghosts=tuple(sorted(known - owned)),
-            unknown_routes=tuple(r for r in snapshot.routes if r not in known_routes),
-            active_reservations=snapshot.active_reservations,
-            missing_routes=tuple(sorted(r for r in ledger_routes if r not in snapshot.routes)),
-            drifted_routes=tuple(
-                sorted(
-                    route
-                    for route, pattern in ledger_routes.items()
-                    if route in snapshot.route_patterns
-                    and snapshot.route_patterns[route] != pattern
-                )
-            ),
-        )
+        report = compare(snapshot, ledger, in_flight)
+        orphans = report.orphans
         if not request.release_orphans or not orphans:
             return report
         cutoff = workflow.now() - request.grace
@@ -88,8 +66,34 @@ class ReconcileWorkflow:
                         if n.phone_number in old
                     },
                 ),
-                start_to_close_timeout=COMPENSATION_TIMEOUT,
-                heartbeat_timeout=timedelta(seconds=30),
-                retry_policy=COMPENSATION,
+                **RELEASE_STEP,
             )
         return report.model_copy(update={"released": old})
+
+
+def compare(
+    snapshot: InventorySnapshot, ledger: dict[str, LedgerEntry], in_flight: tuple[str, ...]
+) -> ReconcileReport:
+    """What ACS has against what the ledger says (numbers of running sagas are not orphans)."""
+    owned = {n.phone_number for n in snapshot.numbers}
+    known = {n for entry in ledger.values() for n in entry.numbers}
+    known_routes = {r for entry in ledger.values() for r in entry.routes}
+    ledger_routes = {
+        route: exact_number_pattern(entry.numbers)
+        for entry in ledger.values()
+        for route in entry.routes
+    }
+    return ReconcileReport(
+        orphans=tuple(sorted(owned - known - set(in_flight))),
+        ghosts=tuple(sorted(known - owned)),
+        unknown_routes=tuple(r for r in snapshot.routes if r not in known_routes),
+        active_reservations=snapshot.active_reservations,
+        missing_routes=tuple(sorted(r for r in ledger_routes if r not in snapshot.routes)),
+        drifted_routes=tuple(
+            sorted(
+                route
+                for route, pattern in ledger_routes.items()
+                if route in snapshot.route_patterns and snapshot.route_patterns[route] != pattern
+            )
+        ),
+    )

@@ -6,8 +6,6 @@ retry after a crash) finds nothing left to do and does nothing.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -17,7 +15,13 @@ with workflow.unsafe.imports_passed_through():
     from contracts.operations import ReleaseRequest, ReleaseResult, ReleaseStatus
     from contracts.sip import LedgerEntry, NumbersOwnership
 
-    from ._policies import ACS_CALL, ACS_CALL_TIMEOUT, COMPENSATION, COMPENSATION_TIMEOUT
+    from ._policies import (
+        ACS_CALL_TIMEOUT,
+        ACS_STEP,
+        RELEASE_STEP,
+        UNDO_STEP,
+        adjusted,
+    )
 
 __all__ = ["ReleaseNumbersWorkflow"]
 
@@ -40,8 +44,7 @@ class ReleaseNumbersWorkflow:
         """Release in the only safe order: routes, then numbers."""
         ledger = await workflow.execute_activity_method(
             SipWriterActivities.get_ledger,
-            start_to_close_timeout=ACS_CALL_TIMEOUT,
-            retry_policy=ACS_CALL,
+            **ACS_STEP,
         )
         self._entry = ledger.get(self._ticket) or self._entry
         self._stage = "detaching_routes"
@@ -49,8 +52,7 @@ class ReleaseNumbersWorkflow:
             await workflow.execute_activity_method(
                 SipWriterActivities.detach_route,
                 DetachRouteInput(ticket_id=self._ticket, route_name=route),
-                start_to_close_timeout=ACS_CALL_TIMEOUT * 2,
-                retry_policy=COMPENSATION,
+                **adjusted(UNDO_STEP, start_to_close_timeout=ACS_CALL_TIMEOUT * 2),
             )
         self._stage = "releasing_numbers"
         release = ReleaseNumbersInput(numbers=self._entry.numbers)
@@ -60,8 +62,7 @@ class ReleaseNumbersWorkflow:
             owned = await workflow.execute_activity_method(
                 PhoneNumberActivities.ownership,
                 release,
-                start_to_close_timeout=ACS_CALL_TIMEOUT * 3,
-                retry_policy=ACS_CALL,
+                **adjusted(ACS_STEP, start_to_close_timeout=ACS_CALL_TIMEOUT * 3),
             )
             release = ReleaseNumbersInput(
                 numbers=self._entry.numbers, purchased_at=owned.purchased_at
@@ -69,16 +70,13 @@ class ReleaseNumbersWorkflow:
         released = await workflow.execute_activity_method(
             PhoneNumberActivities.release_numbers,
             release,
-            start_to_close_timeout=COMPENSATION_TIMEOUT,
-            heartbeat_timeout=timedelta(seconds=30),
-            retry_policy=COMPENSATION,
+            **RELEASE_STEP,
         )
         if self._entry.numbers:
             await workflow.execute_activity_method(
                 SipWriterActivities.forget_numbers,
                 NumbersOwnership(ticket_id=self._ticket, numbers=self._entry.numbers),
-                start_to_close_timeout=ACS_CALL_TIMEOUT,
-                retry_policy=COMPENSATION,
+                **UNDO_STEP,
             )
         self._stage = "released"
         gone = set(released.already_gone)

@@ -14,22 +14,21 @@ state.
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
-
     from activities.sip import SipDocumentActivities
     from activities.writer import SipWriterActivities
-    from contracts.error_types import SIP_WRITE_FAILED
+    from contracts.error_types import (
+        INVALID_SIP_REQUEST,
+        ROUTE_NAME_TAKEN,
+        ROUTE_SHADOWED,
+        TRUNK_IN_USE,
+    )
     from contracts.ids import SIP_ROUTING_WORKFLOW_TYPE
-    from contracts.problems import first_problem
     from contracts.provision import TrunkSpec
     from contracts.sip import (
         MAX_ROUTES,
@@ -50,29 +49,28 @@ with workflow.unsafe.imports_passed_through():
         SipRoutingInput,
         SipRoutingState,
         SipSubmission,
-        exact_number_pattern,
         is_part_of,
-        route_parts,
     )
 
-    from ._policies import ACS_CALL, ACS_CALL_TIMEOUT, ANSWER
+    from ._ledger import Ledger
+    from ._policies import (
+        ACS_STEP,
+        ANSWER,
+        adjusted,
+    )
+    from ._sip_writing import (
+        BatchPlan,
+        failed_answer,
+        placement_index,
+        refused_not_failed,
+        route_wire,
+        routes_for,
+    )
 
-__all__ = ["SipRoutingWorkflow", "exact_number_pattern", "placement_index"]
+__all__ = ["SipRoutingWorkflow"]
 
-ROUTE_SHADOWED = "RouteShadowed"
-ROUTE_NAME_TAKEN = "RouteNameTaken"
-INVALID_REQUEST = "InvalidSipRequest"
-TRUNK_IN_USE = "TrunkInUse"
 ROUTE_OWNERSHIP = "route-ownership"
 """Patch: attach refuses a name numberflow did not write; detach touches only owned routes."""
-
-
-def placement_index(routes: tuple[RouteSpec, ...], numbers: tuple[str, ...]) -> int:
-    """Before the first route that would take any of these numbers (first match wins)."""
-    for index, route in enumerate(routes):
-        if any(re.match(route.number_pattern, n) for n in numbers):
-            return index
-    return len(routes)
 
 
 @workflow.defn(name=SIP_ROUTING_WORKFLOW_TYPE)
@@ -82,7 +80,7 @@ class SipRoutingWorkflow:
     @workflow.init
     def __init__(self, start: SipRoutingInput) -> None:
         self._resource = start.resource
-        self._ledger: dict[str, LedgerEntry] = dict(start.state.ledger)
+        self._ledger = Ledger(start.state.ledger)
         self._last: SipDocument = start.state.last_written or SipDocument()
         self._limit = start.continue_as_new_after
         self._lock = asyncio.Lock()
@@ -102,7 +100,7 @@ class SipRoutingWorkflow:
             SipRoutingInput(
                 resource=self._resource,
                 state=SipRoutingState(
-                    ledger=self._ledger, last_written=self._last, pending=tuple(self._queue)
+                    ledger=self._ledger.entries, last_written=self._last, pending=tuple(self._queue)
                 ),
                 continue_as_new_after=self._limit,
             )
@@ -150,8 +148,7 @@ class SipRoutingWorkflow:
             await workflow.execute_activity_method(
                 SipWriterActivities.answer_requests,
                 replies,
-                start_to_close_timeout=ACS_CALL_TIMEOUT,
-                retry_policy=ANSWER,
+                **adjusted(ACS_STEP, retry_policy=ANSWER),
             )
         except ActivityError as error:  # never the writer's end: unanswered askers time out
             workflow.logger.error("could not answer %d requests: %s", len(replies), error)
@@ -162,22 +159,22 @@ class SipRoutingWorkflow:
         Alone, the request ACS refuses (e.g. a trunk of an unverified domain) fails with ACS's
         own error, and the others of the batch go through.
         """
-        ledger_before = dict(self._ledger)
+        ledger_before = self._ledger.snapshot()
         try:
             return await self._apply_together(fresh)
         except ActivityError as error:
-            self._ledger = ledger_before
+            self._ledger.restore(ledger_before)
             if len(fresh) == 1 or error.retry_state is not RetryState.NON_RETRYABLE_FAILURE:
                 # ACS is down or slow, not refusing: every asker retries later, together
-                return dict.fromkeys((s.request_id for s in fresh), _failed(error))
+                return dict.fromkeys((s.request_id for s in fresh), failed_answer(error))
         answers: dict[str, SipAnswer] = {}
         for submission in fresh:
-            ledger_before = dict(self._ledger)
+            ledger_before = self._ledger.snapshot()
             try:
                 answers |= await self._apply_together([submission])
             except ActivityError as error:
-                self._ledger = ledger_before
-                answers[submission.request_id] = _failed(error)
+                self._ledger.restore(ledger_before)
+                answers[submission.request_id] = failed_answer(error)
         return answers
 
     async def _apply_together(self, fresh: list[SipSubmission]) -> dict[str, SipAnswer]:
@@ -190,7 +187,7 @@ class SipRoutingWorkflow:
             s.kind in (SipRequestKind.ATTACH, SipRequestKind.DETACH) for s in fresh
         )
         document = await self._read() if touches_document else self._last
-        plan = _BatchPlan(document)
+        plan = BatchPlan(document)
         answers: dict[str, SipAnswer] = {}
         for submission in fresh:
             try:
@@ -202,7 +199,7 @@ class SipRoutingWorkflow:
                 continue
             answers[submission.request_id] = SipAnswer(task_token="", written=written)
         if plan.routes != document.routes or plan.added_trunks:
-            patch: dict[str, Any] = {"routes": [_route_wire(r) for r in plan.routes]}
+            patch: dict[str, Any] = {"routes": [route_wire(r) for r in plan.routes]}
             if plan.added_trunks:
                 patch["trunks"] = plan.added_trunks
             document = await self._write(patch)
@@ -212,14 +209,14 @@ class SipRoutingWorkflow:
             await self._write({"trunks": dict.fromkeys(unused)})
         return answers
 
-    def _plan(self, submission: SipSubmission, plan: _BatchPlan) -> RouteWritten | None:
+    def _plan(self, submission: SipSubmission, plan: BatchPlan) -> RouteWritten | None:
         """Apply one request to the batch's document; raise ``ApplicationError`` to refuse it."""
         kind = submission.kind
         if kind is SipRequestKind.ATTACH and submission.attach is not None:
             request = submission.attach
-            with _refused_not_failed():
+            with refused_not_failed():
                 self._check_trunk_room_in(plan, request.trunks)
-                written = self._routes_for(request)
+                written = routes_for(request)
             for route in written:
                 self._check_name_is_ours(plan.document(), request, route.name)
             others = tuple(r for r in plan.routes if not self._is_ticket_route(r.name, request))
@@ -227,7 +224,7 @@ class SipRoutingWorkflow:
             if len(names) > MAX_ROUTES:
                 raise ApplicationError(
                     f"the resource would have more than {MAX_ROUTES} routes",
-                    type=INVALID_REQUEST,
+                    type=INVALID_SIP_REQUEST,
                     non_retryable=True,
                 )
             index = self._position(others, request)
@@ -237,7 +234,7 @@ class SipRoutingWorkflow:
                 plan.trunks[trunk.fqdn] = trunk.port
                 plan.added_trunks[trunk.fqdn] = {"sipSignalingPort": trunk.port}
             route_names = tuple(r.name for r in written)
-            self._own(request.ticket_id, numbers=request.numbers, routes=route_names)
+            self._ledger.own(request.ticket_id, numbers=request.numbers, routes=route_names)
             return RouteWritten(
                 route_name=written[0].name,
                 number_pattern=written[0].number_pattern,
@@ -247,26 +244,28 @@ class SipRoutingWorkflow:
             )
         if kind is SipRequestKind.DETACH and submission.detach is not None:
             detach = submission.detach
-            if self._route_owner(detach.route_name) != detach.ticket_id:
+            if self._ledger.owner_of(detach.route_name) != detach.ticket_id:
                 return None  # not this ticket's: a compensation undoes only its own saga
-            parts = self._parts_owned(detach)
+            parts = self._ledger.parts_owned(detach.ticket_id, detach.route_name)
             plan.routes = tuple(
                 r for r in plan.routes if r.name != detach.route_name and r.name not in parts
             )
             plan.trunks_to_drop |= set(detach.remove_unused_trunks)
-            self._disown(detach.ticket_id, routes=(detach.route_name, *parts))
+            self._ledger.disown(detach.ticket_id, routes=(detach.route_name, *parts))
             return None
         if kind is SipRequestKind.RECORD and submission.ownership is not None:
-            self._own(submission.ownership.ticket_id, numbers=submission.ownership.numbers)
+            self._ledger.own(submission.ownership.ticket_id, numbers=submission.ownership.numbers)
             return None
         if kind is SipRequestKind.FORGET and submission.ownership is not None:
-            self._disown(submission.ownership.ticket_id, numbers=submission.ownership.numbers)
+            self._ledger.disown(
+                submission.ownership.ticket_id, numbers=submission.ownership.numbers
+            )
             return None
         raise ApplicationError(
-            f"a {kind} submission without its request", type=INVALID_REQUEST, non_retryable=True
+            f"a {kind} submission without its request", type=INVALID_SIP_REQUEST, non_retryable=True
         )
 
-    def _check_trunk_room_in(self, plan: _BatchPlan, trunks: tuple[TrunkSpec, ...]) -> None:
+    def _check_trunk_room_in(self, plan: BatchPlan, trunks: tuple[TrunkSpec, ...]) -> None:
         if len(set(plan.trunks) | {t.fqdn for t in trunks}) > MAX_TRUNKS:
             raise ValueError(f"the resource would have more than {MAX_TRUNKS} trunks")
 
@@ -297,8 +296,8 @@ class SipRoutingWorkflow:
         Up to ~68 numbers fit one route's pattern; more are split over consecutive routes
         (``<route>``, ``<route>-part2``...), written together in one PATCH and owned together.
         """
-        with _refused_not_failed():
-            written = self._routes_for(request)
+        with refused_not_failed():
+            written = routes_for(request)
         async with self._lock:
             current = await self._read()
             if workflow.patched(ROUTE_OWNERSHIP):
@@ -309,12 +308,12 @@ class SipRoutingWorkflow:
             routes = (*others[:index], *written, *others[index:])
             missing = tuple(t for t in request.trunks if t.fqdn not in current.trunks)
             if routes != current.routes or missing:
-                patch: dict[str, Any] = {"routes": [_route_wire(r) for r in routes]}
+                patch: dict[str, Any] = {"routes": [route_wire(r) for r in routes]}
                 if missing:
                     patch["trunks"] = {t.fqdn: {"sipSignalingPort": t.port} for t in missing}
                 await self._write(patch)
             names = tuple(r.name for r in written)
-            self._own(request.ticket_id, numbers=request.numbers, routes=names)
+            self._ledger.own(request.ticket_id, numbers=request.numbers, routes=names)
             return RouteWritten(
                 route_name=written[0].name,
                 number_pattern=written[0].number_pattern,
@@ -328,13 +327,13 @@ class SipRoutingWorkflow:
         if name == request.route_name:
             return True
         return is_part_of(name, request.route_name) and (
-            self._route_owner(name) == request.ticket_id
+            self._ledger.owner_of(name) == request.ticket_id
         )
 
     @attach_route.validator
     def _validate_attach(self, request: AttachRouteRequest) -> None:
         self._check_trunk_room(request.trunks)
-        written = self._routes_for(request)  # patterns ACS accepts (each <= 1,024 chars)
+        written = routes_for(request)  # patterns ACS accepts (each <= 1,024 chars)
         for route in written:
             self._check_name_is_ours(self._last, request, route.name)
         names = {r.name for r in self._last.routes} | {r.name for r in written}
@@ -348,25 +347,6 @@ class SipRoutingWorkflow:
                 f"(at {natural}), which would take these numbers' calls"
             )
 
-    @staticmethod
-    def _routes_for(request: AttachRouteRequest) -> tuple[RouteSpec, ...]:
-        """The routes this request writes; raises ValueError when ACS would refuse one."""
-        try:
-            return tuple(
-                RouteSpec(
-                    name=name,
-                    number_pattern=pattern,
-                    trunks=tuple(t.fqdn for t in request.trunks),
-                    description=f"numberflow ticket {request.ticket_id}",
-                )
-                for name, pattern in route_parts(request.route_name, request.numbers)
-            )
-        except ValidationError as error:
-            raise ValueError(
-                f"route {request.route_name!r} for {len(request.numbers)} numbers: "
-                f"{first_problem(error, located=False)}"
-            ) from None
-
     def _check_name_is_ours(
         self, document: SipDocument, request: AttachRouteRequest, name: str
     ) -> None:
@@ -375,7 +355,7 @@ class SipRoutingWorkflow:
         Raises the refusal as an ``ApplicationError`` so that, from the validator or from the
         handler, it reaches the caller with its type (``RouteNameTaken``).
         """
-        owner = self._route_owner(name)
+        owner = self._ledger.owner_of(name)
         if owner is not None and owner != request.ticket_id:
             reason = f"route name {name!r} belongs to ticket {owner}"
         elif owner is None and any(r.name == name for r in document.routes):
@@ -407,33 +387,24 @@ class SipRoutingWorkflow:
         compensation can only undo what its own saga did.
         """
         async with self._lock:
-            owner = self._route_owner(request.route_name)
+            owner = self._ledger.owner_of(request.route_name)
             if owner != request.ticket_id and workflow.patched(ROUTE_OWNERSHIP):
                 return self._last
-            parts = self._parts_owned(request)
+            parts = self._ledger.parts_owned(request.ticket_id, request.route_name)
             current = await self._read()
             routes = tuple(
                 r for r in current.routes if r.name != request.route_name and r.name not in parts
             )
             if routes != current.routes:
-                current = await self._write({"routes": [_route_wire(r) for r in routes]})
+                current = await self._write({"routes": [route_wire(r) for r in routes]})
             in_use = {t for r in current.routes for t in r.trunks}
             unused = [
                 f for f in request.remove_unused_trunks if f in current.trunks and f not in in_use
             ]
             if unused:
                 current = await self._write({"trunks": dict.fromkeys(unused)})
-            self._disown(request.ticket_id, routes=(request.route_name, *parts))
+            self._ledger.disown(request.ticket_id, routes=(request.route_name, *parts))
             return current
-
-    def _parts_owned(self, request: DetachRouteRequest) -> tuple[str, ...]:
-        """The ``-partN`` routes of the named route that this ticket owns (large tickets)."""
-        entry = self._ledger.get(request.ticket_id)
-        if entry is None:
-            return ()
-        return tuple(
-            r for r in entry.routes if r != request.route_name and is_part_of(r, request.route_name)
-        )
 
     @workflow.update
     async def remove_trunk(self, request: RemoveTrunkRequest) -> SipDocument:
@@ -460,12 +431,12 @@ class SipRoutingWorkflow:
     @workflow.update
     def record_numbers(self, ownership: NumbersOwnership) -> LedgerEntry:
         """The ticket owns these numbers (fed by the provisioning saga after its purchase)."""
-        return self._own(ownership.ticket_id, numbers=ownership.numbers)
+        return self._ledger.own(ownership.ticket_id, numbers=ownership.numbers)
 
     @workflow.update
     def forget_numbers(self, ownership: NumbersOwnership) -> LedgerEntry:
         """The ticket no longer owns these numbers (released)."""
-        return self._disown(ownership.ticket_id, numbers=ownership.numbers)
+        return self._ledger.disown(ownership.ticket_id, numbers=ownership.numbers)
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -482,15 +453,14 @@ class SipRoutingWorkflow:
     @workflow.query
     def ledger(self) -> dict[str, LedgerEntry]:
         """Ticket → numbers and routes it owns."""
-        return dict(self._ledger)
+        return self._ledger.snapshot()
 
     # -- internals -----------------------------------------------------------------------------
 
     async def _read(self) -> SipDocument:
         self._last = await workflow.execute_activity_method(
             SipDocumentActivities.read_sip_document,
-            start_to_close_timeout=ACS_CALL_TIMEOUT,
-            retry_policy=ACS_CALL,
+            **ACS_STEP,
         )
         return self._last
 
@@ -498,8 +468,7 @@ class SipRoutingWorkflow:
         self._last = await workflow.execute_activity_method(
             SipDocumentActivities.patch_sip_document,
             patch,
-            start_to_close_timeout=ACS_CALL_TIMEOUT,
-            retry_policy=ACS_CALL,
+            **ACS_STEP,
         )
         return self._last
 
@@ -507,95 +476,3 @@ class SipRoutingWorkflow:
         fqdns = set(self._last.trunks) | {t.fqdn for t in trunks}
         if len(fqdns) > MAX_TRUNKS:
             raise ValueError(f"the resource would have more than {MAX_TRUNKS} trunks")
-
-    def _route_owner(self, route_name: str) -> str | None:
-        return next((t for t, e in self._ledger.items() if route_name in e.routes), None)
-
-    def _own(
-        self, ticket_id: str, *, numbers: tuple[str, ...] = (), routes: tuple[str, ...] = ()
-    ) -> LedgerEntry:
-        entry = self._ledger.get(ticket_id) or LedgerEntry(ticket_id=ticket_id)
-        entry = LedgerEntry(
-            ticket_id=ticket_id,
-            numbers=tuple(dict.fromkeys((*entry.numbers, *numbers))),
-            routes=tuple(dict.fromkeys((*entry.routes, *routes))),
-            updated_at=workflow.now(),
-        )
-        self._ledger[ticket_id] = entry
-        return entry
-
-    def _disown(
-        self, ticket_id: str, *, numbers: tuple[str, ...] = (), routes: tuple[str, ...] = ()
-    ) -> LedgerEntry:
-        entry = self._ledger.get(ticket_id) or LedgerEntry(ticket_id=ticket_id)
-        entry = LedgerEntry(
-            ticket_id=ticket_id,
-            numbers=tuple(n for n in entry.numbers if n not in numbers),
-            routes=tuple(r for r in entry.routes if r not in routes),
-            updated_at=workflow.now(),
-        )
-        if entry.numbers or entry.routes:
-            self._ledger[ticket_id] = entry
-        else:
-            self._ledger.pop(ticket_id, None)
-        return entry
-
-
-def _failed(error: ActivityError) -> SipAnswer:
-    """The answer for a request whose read or write failed: ACS's error, retryable or not."""
-    cause = error.cause
-    permanent = error.retry_state is RetryState.NON_RETRYABLE_FAILURE
-    if isinstance(cause, ApplicationError):
-        return SipAnswer(
-            task_token="",
-            error_type=cause.type,
-            error_message=cause.message,
-            error_details=tuple(cause.details),
-            retryable=not permanent,
-        )
-    return SipAnswer(
-        task_token="",
-        error_type=SIP_WRITE_FAILED,
-        error_message=f"the SIP document could not be written: {cause or error}",
-        retryable=not permanent,
-    )
-
-
-class _BatchPlan:
-    """The document as one batch changes it, before the single PATCH that writes it."""
-
-    def __init__(self, document: SipDocument) -> None:
-        self.routes: tuple[RouteSpec, ...] = document.routes
-        self.trunks: dict[str, int] = dict(document.trunks)
-        self.added_trunks: dict[str, dict[str, int]] = {}
-        self.trunks_to_drop: set[str] = set()
-
-    def document(self) -> SipDocument:
-        """The routes and trunks as planned so far (for the ownership checks)."""
-        return SipDocument(trunks=self.trunks, routes=self.routes)
-
-
-@contextmanager
-def _refused_not_failed() -> Iterator[None]:
-    """In a handler, a request that fails a check is a refused Update, never a failed task.
-
-    Validators run only when an Update is first delivered, not on replay, and the document
-    may have changed between validation and the handler; so the checks are made again in
-    the handler, and there they must fail the one Update, not the writer for every ticket.
-    Pydantic's ``ValidationError`` is a ``ValueError`` too.
-    """
-    try:
-        yield
-    except ValueError as error:
-        raise ApplicationError(str(error), type=INVALID_REQUEST, non_retryable=True) from None
-
-
-def _route_wire(route: RouteSpec) -> dict[str, Any]:
-    wire: dict[str, Any] = {
-        "name": route.name,
-        "numberPattern": route.number_pattern,
-        "trunks": list(route.trunks),
-    }
-    if route.description:
-        wire["description"] = route.description
-    return wire

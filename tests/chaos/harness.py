@@ -44,6 +44,7 @@ from contracts.provision import (
     ProvisionStatus,
     Stage,
 )
+from contracts.sip import exact_number_pattern
 from emulator import EmulatorConfig, EmulatorServer
 from provisioning import (
     NoWorkerAnswered,
@@ -53,7 +54,6 @@ from provisioning import (
     start_provisioning,
 )
 from workflows import ProvisionNumbersWorkflow
-from workflows.sip_routing import exact_number_pattern
 
 from .processes import ROOT, DevServer, WorkerProcess
 

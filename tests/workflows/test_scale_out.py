@@ -18,13 +18,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from contracts.ids import workflow_id_for
 from contracts.provision import ProvisionRequest, Stage
-from contracts.sip import sip_workflow_id
+from contracts.sip import exact_number_pattern, sip_workflow_id
 from emulator import EmulatorConfig, EmulatorServer
 from tests.chaos.processes import WorkerProcess
 from tests.leaks import SCANNER
 from tests.world import base_request
 from workflows import ProvisionNumbersWorkflow
-from workflows.sip_routing import exact_number_pattern
 
 SAGAS = 20
 AUTO = {"mode": "auto_under_cost", "auto_approve_below": "100"}

@@ -1,0 +1,107 @@
+"""A saga's approval: decisions accepted by the Updates and the signal, applied when it waits.
+
+A validator only accepts a decision while the saga awaits approval, but replay may deliver an
+accepted Update in the same activation as the hold it decides on, and the SDK runs Update
+handlers first. So handlers only queue decisions, and the oldest is applied once the saga is
+waiting for one: by the handler on a first execution, by the saga when it starts waiting on
+replay, with the same outcome in either order.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from contracts.activities import HoldResult
+    from contracts.error_types import APPROVAL_EXPIRED, REJECTED
+    from contracts.provision import (
+        ApprovalMode,
+        ApprovalPolicy,
+        ApprovalRecord,
+        Stage,
+        decision_refusal,
+    )
+
+    from ._journal import Journal
+
+__all__ = ["ApprovalDesk"]
+
+
+class ApprovalDesk:
+    """Decisions queued, the one taken, and the record of every approval."""
+
+    def __init__(self, policy: ApprovalPolicy, journal: Journal) -> None:
+        self._policy = policy
+        self._journal = journal
+        self._pending: list[tuple[str, str, str | None]] = []
+        """Decisions accepted, not yet applied: (decision, approver, note)."""
+        self.decision: str | None = None
+        self.note: str | None = None
+        self.records: list[ApprovalRecord] = []
+        self.approved_cost: Decimal | None = None
+        self.ignored: list[str] = []
+        """Signalled decisions that could not be taken, with the reason."""
+
+    async def obtain(self, hold: HoldResult) -> None:
+        """Return once ``hold`` is approved (by policy or by a person); raise when it is not.
+
+        Raises ``ApplicationError`` ``Rejected`` or ``ApprovalExpired`` (the policy's deadline).
+        """
+        policy = self._policy
+        if (
+            policy.mode is ApprovalMode.AUTO_UNDER_COST
+            and policy.auto_approve_below is not None
+            and hold.monthly_cost <= policy.auto_approve_below
+        ):
+            self.record("auto_approved", "policy", hold.monthly_cost)
+            self.approved_cost = hold.monthly_cost
+            return
+        self.decision = None
+        self._journal.enter(Stage.AWAITING_APPROVAL)
+        self.apply(hold)  # replay may have run the Update's handler already
+        try:
+            await workflow.wait_condition(
+                lambda: self.decision is not None, timeout=policy.deadline
+            )
+        except TimeoutError:
+            raise ApplicationError(
+                f"no decision within {policy.deadline}", type=APPROVAL_EXPIRED, non_retryable=True
+            ) from None
+        if self.decision == "rejected":
+            raise ApplicationError(self.note or "rejected", type=REJECTED, non_retryable=True)
+
+    def refusal(self, approver: str) -> str | None:
+        """Why ``approver`` cannot decide now, or ``None``."""
+        decided = self.decision or (self._pending[0][0] if self._pending else None)
+        return decision_refusal(self._journal.stage, decided, self._policy.approvers, approver)
+
+    def queue(self, decision: str, approver: str, note: str | None) -> None:
+        """Accept a decision; ``apply`` takes it when the saga waits for one."""
+        self._pending.append((decision, approver, note))
+
+    def apply(self, hold: HoldResult | None) -> None:
+        """Take the oldest accepted decision, if the saga is waiting for one on this hold."""
+        if (
+            hold is None
+            or not self._pending
+            or self.decision is not None
+            or self._journal.stage is not Stage.AWAITING_APPROVAL
+        ):
+            return
+        decision, approver, note = self._pending.pop(0)
+        self.record(decision, approver, hold.monthly_cost, note)
+        self.decision = decision
+        self.note = note
+        if decision == "approved":
+            self.approved_cost = hold.monthly_cost
+
+    def record(self, decision: str, by: str, cost: Decimal, note: str | None = None) -> None:
+        """A decision as taken, with the cost it was taken at."""
+        self.records.append(
+            ApprovalRecord(
+                decision=decision, by=by, at=workflow.now(), monthly_cost=cost, note=note
+            )
+        )

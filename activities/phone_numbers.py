@@ -304,9 +304,13 @@ class PhoneNumberActivities(HoldActivities, CapabilityActivities):
         return owned.purchase_date == purchased_at[number]
 
     async def _wait_released(self, handle: LroHandle) -> None:
-        """Poll the release on ``POLL_SCHEDULE`` (or ACS's ``Retry-After``), heartbeating."""
+        """Poll the release on ``POLL_SCHEDULE`` (or ACS's ``Retry-After``), heartbeating.
+
+        The first poll is immediate: every release of the batch was started before the first
+        wait, so by now most have ended.
+        """
         begun = time.monotonic()
-        delay = POLL_SCHEDULE.first
+        delay = 0.0
         while time.monotonic() - begun + delay < _RELEASE_DEADLINE_SECONDS:
             await asyncio.sleep(delay)
             activity.heartbeat(handle.operation_id)

@@ -66,8 +66,14 @@ async def test_rejected_cancelled_and_release(ingress: Ingress) -> None:
         {"event": "rejected", "ticket_id": ticket, "approver": "alice", "reason": "no budget"}
     )
     assert answer.status_code == 202
-    ended = await ingress.saga.client.get_workflow_handle(f"provision-{ticket}").result()
-    assert ended.outcome is Stage.REJECTED and ended.note == "no budget" and ended.numbers == ()
+    ended = await ingress.saga.client.get_workflow_handle(
+        f"provision-{ticket}", result_type=ProvisionResult
+    ).result()
+    assert (
+        ended.outcome is Stage.REJECTED
+        and ended.note == "Rejected: no budget"
+        and ended.numbers == ()
+    )
 
     cancelled = created()
     other = cancelled["request"]["ticket_id"]

@@ -17,7 +17,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-__all__ = ["configure_tracing", "tracing_requested"]
+__all__ = ["TRACER_NAME", "configure_tracing", "tracing_requested"]
 
 
 def tracing_requested(environ: Mapping[str, str] = os.environ) -> bool:
@@ -30,6 +30,10 @@ def tracing_requested(environ: Mapping[str, str] = os.environ) -> bool:
         environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
         or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     )
+
+
+TRACER_NAME = "numberflow"
+"""The instrumentation scope of numberflow's own spans (ACS requests, Temporal calls)."""
 
 
 def configure_tracing(service: str) -> TracerProvider | None:

@@ -37,7 +37,7 @@ from telemetry import (
     serve_in_background,
     stage_gauges,
 )
-from tracing import configure_tracing
+from tracing import TRACER_NAME, configure_tracing
 from workflows import WORKFLOWS
 
 __all__ = ["build_worker", "main", "open_acs_clients"]
@@ -104,7 +104,7 @@ async def main() -> None:
         metrics_runtime(settings.metrics_prefix) if settings.metrics_address else (None, "")
     )
     tracer_provider = configure_tracing("numberflow-worker")
-    tracer = tracer_provider.get_tracer("numberflow") if tracer_provider else None
+    tracer = tracer_provider.get_tracer(TRACER_NAME) if tracer_provider else None
     async with AsyncExitStack() as stack:
         if tracer_provider is not None:
             stack.callback(tracer_provider.shutdown)  # flush the last spans on the way out

@@ -9,6 +9,7 @@ from acs import (
     AcsValidationError,
     AvailablePhoneNumber,
     OperationRef,
+    PhoneNumberAvailabilityStatus,
     PhoneNumbersClient,
     PhoneNumbersReservation,
 )
@@ -59,7 +60,7 @@ def reserved_numbers(reservation: PhoneNumbersReservation) -> list[AvailablePhon
     return [
         n
         for n in (reservation.phone_numbers or {}).values()
-        if n is not None and n.status == "reserved"
+        if n is not None and n.status is PhoneNumberAvailabilityStatus.RESERVED
     ]
 
 

@@ -27,7 +27,7 @@ from temporalio.client import Client, WorkflowHandle
 from cli._stack import dev_server_command, free_port
 from codec import data_converter
 from contracts.ids import workflow_id_for
-from contracts.provision import ApprovalDecision, ProvisionRequest, Stage
+from contracts.provision import Decision, DecisionKind, ProvisionRequest, Stage
 from contracts.search_attributes import PROVISIONING_STAGE, TICKET_ID
 from emulator import DEFAULT_ACCESS_KEY
 from workflows import ProvisionNumbersWorkflow
@@ -150,15 +150,26 @@ class Fleet:
         return time.perf_counter() - begun
 
     async def approve(self, ids: list[str]) -> None:
-        """Approve each saga by Update (``CONCURRENCY`` in flight)."""
+        """Approve each saga by the ``decide`` signal, as the CLI and the ingress do.
+
+        Not by Update: an Update's call waits for a worker to run it, and thousands of
+        approvals of sagas evicted from the cache (each replayed first) outlast its deadline.
+        """
+        approval = Decision(decision=DecisionKind.APPROVED, approver="bench")
 
         def approver(workflow_id: str) -> Callable[[], Awaitable[Any]]:
             handle: WorkflowHandle[Any, Any] = self.client.get_workflow_handle(workflow_id)
-            return lambda: handle.execute_update(
-                ProvisionNumbersWorkflow.approve, ApprovalDecision(approver="bench")
-            )
+            return lambda: handle.signal(ProvisionNumbersWorkflow.decide, approval)
 
         await bounded(approver(i) for i in ids)
+
+    async def until_none(self, query: str, timeout: float) -> None:
+        """Return once no workflow matches ``query``; raise after ``timeout``."""
+        begun = time.perf_counter()
+        while await self.count(query):
+            if time.perf_counter() - begun > timeout:
+                raise TimeoutError(f"workflows still match {query!r}")
+            await asyncio.sleep(0.5)
 
 
 def awaiting_approval(batch: str) -> str:
@@ -223,6 +234,7 @@ async def parked_sagas(fleet: Fleet, n: int) -> dict[str, Any]:
         worker_parked, server_parked = rss_mib(worker), rss_mib(fleet.server_pid)
         begun = time.perf_counter()
         await fleet.approve(ids)
+        await fleet.until_none(awaiting_approval(batch), PHASE_TIMEOUT)  # all taken by the sagas
         approve_seconds = time.perf_counter() - begun
         # the approved sagas are not waited for: this is the run's last phase, and the
         # fleet's server goes with it

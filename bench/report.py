@@ -155,9 +155,10 @@ def _parked(results: dict[str, Any]) -> list[str]:
     )
     return _section(
         "(3) Parked sagas",
-        "Sagas started at once (100 in flight) on one `worker.py` process (cache of "
-        "`NUMBERFLOW_MAX_CACHED_WORKFLOWS`, 1,000), each parked at the approval; RSS from "
-        "`/proc`; then all approved by Update (100 in flight).",
+        "Sagas started in waves of 500 (100 starts in flight) on one `worker.py` process "
+        "(cache of `NUMBERFLOW_MAX_CACHED_WORKFLOWS`, 1,000), each parked at the approval; RSS "
+        "from `/proc`; then all approved by the `decide` signal (100 in flight), approvals/s "
+        "counted until every saga has taken its approval.",
         ["parked", "parked/s", "worker idle MiB", "worker parked MiB", "growth MiB"]
         + ["server idle MiB", "server parked MiB", "approvals/s"],
         [_pick(results["parked"], keys)],

@@ -23,7 +23,7 @@ from logconfig import LOG_LEVEL_VAR, configure_logging
 from namespace_setup import SearchAttributesMissing, require_search_attributes
 from settings import IngressSettings, SettingsError, load, variable
 from telemetry import serve_in_background
-from tracing import configure_tracing
+from tracing import TRACER_NAME, configure_tracing
 
 from ._common import fail, payload_keys
 
@@ -60,7 +60,7 @@ def ingress(
     provider = configure_tracing("numberflow-ingress")
 
     async def serve() -> None:
-        tracer = provider.get_tracer("numberflow") if provider else None
+        tracer = provider.get_tracer(TRACER_NAME) if provider else None
         interceptors = [TracingInterceptor(tracer)] if tracer else []
         client = await wait_for_temporal(settings.keys(), log, interceptors=interceptors)
         await require_search_attributes(client)

@@ -2,7 +2,8 @@
 
 Each workflow that compensates keeps one ``CompensationStack``: ``push`` before the side
 effect, ``discard`` when the step turned out to do nothing, ``unwind`` to undo everything
-left (every undo is attempted; the failed ones are returned, to be retried or handed over).
+left (every undo is attempted; the failed ones are kept in ``left`` for an operator, and
+``retry`` runs them again once the cause is fixed).
 """
 
 from __future__ import annotations

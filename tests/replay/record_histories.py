@@ -100,6 +100,28 @@ async def sip_writer(saga: Saga) -> str:
     return sip_workflow_id(saga.emulator.endpoint)
 
 
+async def batched(saga: Saga) -> str:
+    """A routed saga on today's paths: capabilities set in batches (patched), its numbers and
+    route submitted to the SIP writer by signal and answered by group commit."""
+    handle = await saga.start(base_request(ticket_id="REPLAY-batched"))
+    await saga.approve(handle)
+    await handle.result()
+    return handle.id
+
+
+async def sip_writer_group_commit(saga: Saga) -> str:
+    """The writer's side of group commit: submissions by signal from three sagas at once,
+    committed in batches and answered by one activity each batch."""
+    handles = [
+        await saga.start(base_request(ticket_id=f"REPLAY-group-{i}", quantity=1)) for i in range(3)
+    ]
+    for handle in handles:
+        await saga.approve(handle)
+    for handle in handles:
+        await handle.result()
+    return sip_workflow_id(saga.emulator.endpoint)
+
+
 async def with_callbacks(saga: Saga) -> str:
     receiver = Starlette(
         routes=[Route("/cb", lambda _: JSONResponse({"ok": True}), methods=["POST"])]
@@ -233,6 +255,8 @@ SCENARIOS = [
     attention_retried,
     attention_skipped,
     compensation_retried,
+    batched,
+    sip_writer_group_commit,
 ]
 
 
@@ -256,7 +280,7 @@ async def main(names: list[str]) -> None:
                 history = await env.client.get_workflow_handle(workflow_id).fetch_history()
                 prefix = (
                     "sip_routing"
-                    if scenario in (sip_writer, sip_writer_ownership)
+                    if scenario in (sip_writer, sip_writer_ownership, sip_writer_group_commit)
                     else "release"
                     if scenario is released
                     else "provision"

@@ -47,6 +47,8 @@ def test_corpus_covers_the_main_paths() -> None:
         "provision-cancel_after_completion",  # cancel-after-outcome-ignored
         "sip_routing-sip_writer_ownership",  # route-ownership
         "release-released_by_purchase_date",  # release-by-purchase-date
+        "provision-batched",  # configure-in-batches, SIP requests by signal
+        "sip_routing-sip_writer_group_commit",  # the writer's side of group commit
     } <= names
 
 

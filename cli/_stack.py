@@ -41,7 +41,14 @@ from emulator import EmulatorConfig, EmulatorServer
 from ingress import create_app
 from settings import Settings
 
-__all__ = ["DEV_PORTS", "LocalStack", "PortTaken", "StackPorts", "local_stack"]
+__all__ = [
+    "DEV_PORTS",
+    "LocalStack",
+    "PortTaken",
+    "StackPorts",
+    "local_stack",
+    "wait_for_dev_server",
+]
 
 
 @dataclass(frozen=True)
@@ -148,9 +155,10 @@ class LocalStack:
     codec_url: str | None
 
 
-async def _wait_for_temporal(
+async def wait_for_dev_server(
     address: str, process: subprocess.Popen[bytes], keys: PayloadKeys | None
 ) -> Client:
+    """A client of the dev server just started as ``process``, once it answers (30 s at most)."""
     for _ in range(300):
         if process.poll() is not None:
             raise RuntimeError(f"the Temporal dev server exited with code {process.returncode}")
@@ -278,7 +286,7 @@ async def _start_temporal(
     stack.callback(log.close)
     server = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
     stack.callback(_stop_process, server)
-    return await _wait_for_temporal(f"127.0.0.1:{ports.temporal}", server, keys)
+    return await wait_for_dev_server(f"127.0.0.1:{ports.temporal}", server, keys)
 
 
 async def _serve(stack: contextlib.AsyncExitStack, app: Any, port: int = 0) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -34,13 +34,18 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.callback_hosts import CallbackHosts
 from contracts.error_types import COMPENSATION_FAILED
-from contracts.ids import release_workflow_id, workflow_id_for
+from contracts.ids import DECIDE_SIGNAL, INTERVENE_SIGNAL, release_workflow_id, workflow_id_for
 from contracts.operations import ReleaseRequest, ReleaseResult
 from contracts.provision import (
     Decision,
@@ -52,6 +57,7 @@ from contracts.provision import (
     decision_refusal,
     intervention_refusal,
 )
+from contracts.search_attributes import COUNTRY_CODE, TICKET_ID
 from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
 
 __all__ = [
@@ -59,6 +65,7 @@ __all__ = [
     "NoWorkerAnswered",
     "ProvisioningNotFound",
     "ProvisioningRefused",
+    "Release",
     "StartedProvisioning",
     "cancel_provisioning",
     "decide",
@@ -152,22 +159,59 @@ async def worker_polls(client: Client, task_queue: str) -> bool:
     return bool(response.pollers)
 
 
-async def start_release(
-    client: Client, ticket_id: str, task_queue: str
-) -> WorkflowHandle[ReleaseNumbersWorkflow, ReleaseResult]:
-    """Start (or join) the ticket's release once its provisioning has ended."""
+@dataclass(frozen=True)
+class Release:
+    """The ticket's release run, and whether it had already finished before this request.
+
+    A release that completed after the provisioning ended has nothing left to do: asking
+    again answers with that run (``finished_before``), not with a new one that would report
+    nothing released and hide what the first one did. A re-driven provisioning that ended
+    after it gets a release of its own.
+    """
+
+    handle: WorkflowHandle[ReleaseNumbersWorkflow, ReleaseResult]
+    finished_before: datetime | None = None
+
+
+async def start_release(client: Client, ticket_id: str, task_queue: str) -> Release:
+    """Start (or join, or answer with the finished) release once the provisioning has ended."""
     description = await _describe(_handle(client, ticket_id), ticket_id)
     if description.status is WorkflowExecutionStatus.RUNNING:
         raise ProvisioningRefused(
             f"ticket {ticket_id} is still being provisioned; cancel it instead of releasing"
         )
-    return await client.start_workflow(
+    earlier = await _finished_release(client, ticket_id, description.close_time)
+    if earlier is not None:
+        return earlier
+    handle = await client.start_workflow(
         ReleaseNumbersWorkflow.run,
         ReleaseRequest(ticket_id=ticket_id),
         id=release_workflow_id(ticket_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
+    return Release(handle)
+
+
+async def _finished_release(
+    client: Client, ticket_id: str, provisioning_closed: datetime | None
+) -> Release | None:
+    """The release that completed after the provisioning closed, if there is one."""
+    handle = client.get_workflow_handle(release_workflow_id(ticket_id), result_type=ReleaseResult)
+    try:
+        description = await handle.describe()
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    closed = description.close_time
+    done = description.status is WorkflowExecutionStatus.COMPLETED
+    if not done or closed is None or provisioning_closed is None or closed < provisioning_closed:
+        return None
+    run = client.get_workflow_handle(
+        handle.id, run_id=description.run_id, result_type=ReleaseResult
+    )
+    return Release(run, finished_before=closed)
 
 
 @dataclass(frozen=True)
@@ -213,6 +257,14 @@ async def start_provisioning(
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
             if retry
             else WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # Listed by ticket and country from the start, before a worker runs it (the saga
+            # upserts the same values, then its stage).
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(TICKET_ID, request.ticket_id),
+                    SearchAttributePair(COUNTRY_CODE, request.country_code),
+                ]
+            ),
         )
     except WorkflowAlreadyStartedError as error:
         if retry:
@@ -279,12 +331,12 @@ async def decide(client: Client, ticket_id: str, decision: Decision) -> Decision
     recorded it, or has ignored it because another decision won the race.
     """
     handle = _handle(client, ticket_id)
-    await _refuse_if_ended(handle, ticket_id, decision.decision.value.removesuffix("d"))
+    await _refuse_if_ended(handle, ticket_id, decision.decision.verb)
     before = await read_status(client, ticket_id)
     refusal = decision_refusal(before.stage, None, before.approvers, decision.approver)
     if refusal is not None:
         raise ProvisioningRefused(refusal)
-    await handle.signal(ProvisionNumbersWorkflow.decide, decision)
+    await handle.signal(DECIDE_SIGNAL, decision)
 
     def judge(status: ProvisionStatus) -> bool | str:
         ignored = status.ignored_decisions[len(before.ignored_decisions) :]
@@ -309,7 +361,7 @@ async def intervene(client: Client, ticket_id: str, intervention: Intervention) 
     refusal = intervention_refusal(before.attention, intervention)
     if refusal is not None:
         raise ProvisioningRefused(f"{refusal} (stage is {before.stage.value})")
-    await handle.signal(ProvisionNumbersWorkflow.intervene_signal, intervention)
+    await handle.signal(INTERVENE_SIGNAL, intervention)
     ours = f"{intervention.action.value} by {intervention.by}: "
 
     def judge(status: ProvisionStatus) -> bool | str:

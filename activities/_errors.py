@@ -20,11 +20,15 @@ def to_application_error(error: AcsError) -> ApplicationError:
     waits as long as the service asked.
     """
     code = error.inner_code or error.code
+    # SIP validation says what is wrong in the inner message ("Missing Domain for coresponding
+    # Trunk"); the outer one is generic ("One or more request inputs are not valid.").
+    message = error.inner_message or error.message
     return ApplicationError(
-        f"{code}: {error.message}" if code not in error.message else error.message,
+        f"{code}: {message}" if code and code not in message else message,
         {
             "code": error.code,
             "inner_code": error.inner_code,
+            "inner_message": error.inner_message,
             "status": error.status_code,
             "target": error.target,
             **error.support_ids(),

@@ -25,7 +25,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle
 
 from cli._stack import dev_server_command, free_port, wait_for_dev_server
-from contracts.ids import workflow_id_for
+from contracts.ids import DECIDE_SIGNAL, workflow_id_for
 from contracts.provision import Decision, DecisionKind, ProvisionRequest, Stage
 from contracts.search_attributes import PROVISIONING_STAGE, TICKET_ID
 from emulator import DEFAULT_ACCESS_KEY
@@ -158,7 +158,7 @@ class Fleet:
 
         def approver(workflow_id: str) -> Callable[[], Awaitable[Any]]:
             handle: WorkflowHandle[Any, Any] = self.client.get_workflow_handle(workflow_id)
-            return lambda: handle.signal(ProvisionNumbersWorkflow.decide, approval)
+            return lambda: handle.signal(DECIDE_SIGNAL, approval)
 
         await bounded(approver(i) for i in ids)
 

@@ -10,6 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
+# typer ships its own copy of click; its usage errors are these classes, not click's.
+from typer._click import exceptions as click
+
 from contracts.ids import PROVISION_WORKFLOW_TYPE
 from contracts.search_attributes import PROVISIONING_STAGE
 from contracts.task_queues import TASK_QUEUE
@@ -172,17 +175,28 @@ def main() -> None:
     # same variable, with INFO as their default.
     configure_logging(level)
     try:
-        build_command().main(prog_name="numberflow", standalone_mode=True)
-        code = 0
+        result = build_command().main(prog_name="numberflow", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    except KeyboardInterrupt:
+    except click.NoArgsIsHelpError as error:
+        error.show()
+        code = error.exit_code
+    except click.UsageError as error:
+        err_console.print(_usage_line(error), soft_wrap=True, markup=False)
+        code = error.exit_code
+    except click.ClickException as error:
+        err_console.print(
+            f"error: {_one_line(error.format_message())}", soft_wrap=True, markup=False
+        )
+        code = error.exit_code
+    except (KeyboardInterrupt, typer.Abort):
         err_console.print("interrupted; anything already started keeps running in Temporal")
         code = 130
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, no traceback
         if level == "debug":
             traceback.print_exc()
-        message = " ".join(str(error).split())[:300]
+        message = _one_line(str(error))[:300]
         err_console.print(
             f"error: {type(error).__name__}: {message} ({LOG_LEVEL_VAR}=debug shows the traceback)",
             soft_wrap=True,
@@ -192,3 +206,13 @@ def main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _usage_line(error: click.UsageError) -> str:
+    """A bad command line as one line (exit 2), naming where the command's help is."""
+    command = error.ctx.command_path if error.ctx is not None else "numberflow"
+    return f"error: invalid input: {_one_line(error.format_message())} (see {command} --help)"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -37,6 +39,7 @@ __all__ = [
     "emit",
     "fail",
     "note",
+    "parse_duration",
     "payload_keys",
     "run_async",
     "web_ui_link",
@@ -44,6 +47,17 @@ __all__ = [
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 """Every command's ``--json``: the same answer, machine-readable."""
+
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """The CLI's one duration form: ``7d``, ``12h``, ``30m``, ``45s``."""
+    match = re.fullmatch(r"(\d+)([dhms])", text.strip())
+    if match is None:
+        raise typer.BadParameter(f"{text!r} is not a duration such as 7d, 12h, 30m or 45s")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
 
 console = Console()
 err_console = Console(stderr=True)

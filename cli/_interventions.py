@@ -142,11 +142,12 @@ async def _intervene_matching(
     ]
     if not tickets:
         return {"matched": 0, "done": [], "refused": {}}
-    if not yes and not typer.confirm(
+    question = (
         f"{intervention.action.value} {len(tickets)} tickets ({', '.join(tickets[:5])}"
         f"{'…' if len(tickets) > 5 else ''})?"
-    ):
-        raise typer.Exit(1)
+    )
+    if not yes and not _confirmed(question):
+        fail(f"not confirmed; nothing was sent to the {len(tickets)} tickets (--yes confirms)")
     done: list[str] = []
     refused: dict[str, str] = {}
     for each in tickets:
@@ -156,3 +157,11 @@ async def _intervene_matching(
         except (ProvisioningRefused, ProvisioningNotFound, NoWorkerAnswered) as error:
             refused[each] = str(error)
     return {"matched": len(tickets), "done": done, "refused": refused}
+
+
+def _confirmed(question: str) -> bool:
+    """The operator's yes; no answer at all (stdin closed, not a terminal) is a no."""
+    try:
+        return typer.confirm(question)
+    except typer.Abort:
+        return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from ._common import (
     emit,
     fail,
     note,
+    parse_duration,
     run_async,
     trunk_fields,
 )
@@ -60,6 +62,13 @@ CallbackOption = Annotated[str | None, typer.Option(help="Where stage changes ar
 ResellOption = Annotated[bool, typer.Option(help="Agree not to resell (needed in some countries).")]
 FileOption = Annotated[Path | None, typer.Option(help="Read the whole request from a JSON file.")]
 WaitOption = Annotated[bool, typer.Option(help="Wait for the saga to end, showing its progress.")]
+WaitTimeoutOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Wait, but at most this long (7d, 12h, 30m, 45s; then exit 1, the saga goes "
+        "on). --wait alone waits until the saga ends."
+    ),
+]
 QueueOption = Annotated[str | None, typer.Option(help="Task queue of the workers.")]
 RetryOption = Annotated[
     bool,
@@ -69,7 +78,12 @@ RetryOption = Annotated[
 ]
 
 
+_NOT_REQUEST_FIELDS = frozenset({"file", "wait", "wait_timeout", "task_queue", "retry", "as_json"})
+"""Options that say how to provision, not what: they go with ``--file`` too."""
+
+
 def provision(
+    ctx: typer.Context,
     ticket: TicketOption = None,
     country: CountryOption = None,
     number_type: TypeOption = NumberType.TOLL_FREE,
@@ -87,11 +101,15 @@ def provision(
     agree_to_not_resell: ResellOption = False,
     file: FileOption = None,
     wait: WaitOption = False,
+    wait_timeout: WaitTimeoutOption = None,
     task_queue: QueueOption = None,
     retry: RetryOption = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Start provisioning for a ticket; a ticket that already has a run is refused (exit 1)."""
+    if file is not None:
+        _refuse_options_beside_file(ctx)
+    bound = parse_duration(wait_timeout) if wait_timeout is not None else None
     approval: dict[str, Any] = {"approvers": tuple(approver or ())}
     if auto_approve_below is not None:
         approval.update(mode="auto_under_cost", auto_approve_below=auto_approve_below)
@@ -116,7 +134,15 @@ def provision(
     queue = task_queue or default_task_queue()
 
     async def start(client: Client) -> Any:
-        return await _start(client, request, queue, retry=retry, wait=wait, quiet=as_json)
+        return await _start(
+            client,
+            request,
+            queue,
+            retry=retry,
+            wait=wait or bound is not None,
+            quiet=as_json,
+            timeout=bound,
+        )
 
     def render(value: Any) -> None:
         if isinstance(value, ProvisionResult):
@@ -131,7 +157,14 @@ def provision(
 
 
 async def _start(
-    client: Client, request: ProvisionRequest, queue: str, *, retry: bool, wait: bool, quiet: bool
+    client: Client,
+    request: ProvisionRequest,
+    queue: str,
+    *,
+    retry: bool,
+    wait: bool,
+    quiet: bool,
+    timeout: timedelta | None,
 ) -> Any:
     run = await start_provisioning(
         client, request, queue, retry=retry, callback_hosts=callback_hosts_from_environment()
@@ -145,8 +178,22 @@ async def _start(
             + ("" if run.status == "RUNNING" else "; re-drive a failed one with --retry")
         )
     if wait:
-        return await follow(client, run.workflow_id, quiet=quiet)
+        return await follow(client, run.workflow_id, quiet=quiet, timeout=timeout)
     return {"workflow_id": run.workflow_id, "run_id": run.run_id, "started": True}
+
+
+def _refuse_options_beside_file(ctx: typer.Context) -> None:
+    """``--file`` is the whole request: an option that would be ignored is bad input."""
+    given = [
+        param.opts[0]
+        for param in ctx.command.params
+        if param.name not in _NOT_REQUEST_FIELDS
+        and param.name is not None
+        and (source := ctx.get_parameter_source(param.name)) is not None
+        and source.name != "DEFAULT"
+    ]
+    if given:
+        fail(f"--file holds the whole request; drop {', '.join(given)} (or edit the file)", 2)
 
 
 def _request_from(file: Path | None, values: dict[str, Any]) -> ProvisionRequest:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import uuid
 from datetime import timedelta
 from typing import Annotated
@@ -17,22 +16,12 @@ from contracts.ids import RECONCILE_WORKFLOW_TYPE
 from contracts.operations import ReconcileReport, ReconcileRequest
 from provisioning import ProvisioningRefused, worker_polls
 
-from ._common import console, default_task_queue, run_async
+from ._common import console, default_task_queue, parse_duration, run_async
 
 RECONCILE_WAIT = timedelta(minutes=10)
 """How long the command waits for the reconcile run before saying it goes on."""
 
-__all__ = ["parse_duration", "reconcile"]
-
-_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``7d``, ``12h``, ``30m``, ``45s`` → timedelta."""
-    match = re.fullmatch(r"(\d+)([dhms])", text.strip())
-    if match is None:
-        raise typer.BadParameter(f"{text!r} is not a duration such as 7d, 12h, 30m or 45s")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+__all__ = ["reconcile"]
 
 
 def reconcile(

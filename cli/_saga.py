@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from contracts.ids import release_workflow_id, ticket_id_of, workflow_id_for
 from contracts.operations import ReleaseResult
 from contracts.provision import (
+    Attention,
     Decision,
     DecisionKind,
     ProvisionResult,
@@ -53,17 +54,28 @@ RELEASE_WAIT = timedelta(minutes=10)
 Ticket = Annotated[str, typer.Argument(help="Ticket id.")]
 
 
-async def follow(client: Client, workflow_id: str, *, quiet: bool) -> ProvisionResult:
+async def follow(
+    client: Client, workflow_id: str, *, quiet: bool, timeout: timedelta | None = None
+) -> ProvisionResult:
     """Show stage, elapsed time and the operator's next step until the run closes.
 
-    Ctrl-C stops following, not the saga: the message says how to pick it up again.
+    Bounded by ``timeout`` when given (otherwise by the saga's own deadlines): past it the
+    command stops following and says so (exit 1); the saga goes on. Ctrl-C likewise stops
+    following, not the saga.
     """
     handle = client.get_workflow_handle(workflow_id, result_type=ProvisionResult)
     ticket = ticket_id_of(workflow_id) or workflow_id
     result_task = asyncio.ensure_future(handle.result())
     started = time.monotonic()
+    bound = timeout.total_seconds() if timeout is not None else None
     with Live(console=console, transient=True, auto_refresh=False) as live:
         while not result_task.done():
+            if bound is not None and time.monotonic() - started >= bound:
+                result_task.cancel()
+                fail(
+                    f"{ticket} is still running after {bound:.0f} s; the saga goes on: "
+                    f"numberflow status {ticket}"
+                )
             if not quiet:
                 live.update(await _progress(client, ticket, started), refresh=True)
             await asyncio.wait({result_task}, timeout=0.5)
@@ -85,6 +97,12 @@ async def _progress(client: Client, ticket: str, started: float) -> str:
         line += f" — approve with: numberflow approve {ticket} --approver {who}"
         if current.hold_expires_at:
             line += f" (hold expires {current.hold_expires_at:%Y-%m-%d %H:%M} UTC)"
+    elif current.stage is Stage.NEEDS_ATTENTION and current.attention is not None:
+        waiting = current.attention
+        line += (
+            f" — {waiting.step} failed ({waiting.error_code}); decide by "
+            f"{waiting.deadline:%Y-%m-%d %H:%M} UTC with: " + _decision_commands(ticket, waiting)
+        )
     return line
 
 
@@ -252,7 +270,11 @@ def _render_status(s: ProvisionStatus, *, released: dict[str, Any] | None = None
     link = web_ui_link(workflow_id_for(s.ticket_id))
     if link:
         lines.append(f"Web UI: {link}")
+    lines += _attention_lines(s)
+    lines += [f"skipped: {skip}" for skip in s.skipped]
     lines += [f"[red]error:[/red] {e}" for e in s.errors]
+    lines += [f"[yellow]refused:[/yellow] {r}" for r in s.refused_interventions]
+    lines += [f"[yellow]ignored decision:[/yellow] {d}" for d in s.ignored_decisions]
     lines += [f"[red]left for an operator:[/red] {item}" for item in s.left_for_operator]
     console.print(Panel("\n".join(lines), title=f"ticket {s.ticket_id}"))
     timeline = Table("stage", "at", "note", title="timeline")
@@ -270,6 +292,23 @@ def _render_status(s: ProvisionStatus, *, released: dict[str, Any] | None = None
         console.print(approvals)
 
 
+def _attention_lines(s: ProvisionStatus) -> list[str]:
+    """What the saga waits for an operator about, until when, and the commands that answer."""
+    if s.attention is None:
+        return []
+    waiting = s.attention
+    return [
+        f"[yellow]waiting for an operator:[/yellow] {waiting.step} failed "
+        f"({waiting.error_code}): {waiting.message}",
+        f"decide by {waiting.deadline:%Y-%m-%d %H:%M} UTC with: "
+        + _decision_commands(s.ticket_id, waiting),
+    ]
+
+
+def _decision_commands(ticket: str, waiting: Attention) -> str:
+    return " | ".join(f"numberflow {action.value} {ticket}" for action in waiting.actions)
+
+
 def release(
     ticket: Ticket,
     wait: Annotated[bool, typer.Option(help="Wait for the release to finish.")] = True,
@@ -285,16 +324,28 @@ def release(
                 f"no worker polls task queue {queue!r}; start one (numberflow worker) or use "
                 "--no-wait"
             )
-        handle = await start_release(client, ticket, queue)
+        release = await start_release(client, ticket, queue)
+        if release.finished_before is not None:
+            result = await release.handle.result(follow_runs=False)
+            return {
+                **result.model_dump(mode="json"),
+                "already_released_at": release.finished_before.isoformat(timespec="seconds"),
+            }
         if not wait:
-            return {"workflow_id": handle.id}
-        return await asyncio.wait_for(handle.result(), RELEASE_WAIT.total_seconds())
+            return {"workflow_id": release.handle.id}
+        return await asyncio.wait_for(release.handle.result(), RELEASE_WAIT.total_seconds())
 
     def render(value: Any) -> None:
         if isinstance(value, ReleaseResult):
             console.print(
                 f"released {len(value.numbers_released)} numbers and "
                 f"{len(value.routes_removed)} routes of {ticket}"
+            )
+        elif "already_released_at" in value:
+            console.print(
+                f"{ticket} was already released at {value['already_released_at']} "
+                f"({len(value['numbers_released'])} numbers, "
+                f"{len(value['routes_removed'])} routes); nothing left to release"
             )
         else:
             console.print(f"release started: {value['workflow_id']}")

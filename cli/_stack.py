@@ -85,7 +85,14 @@ class PortTaken(RuntimeError):
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether a server could listen on the port now.
+
+    With ``SO_REUSEADDR``, as the servers themselves bind: connections of a stack stopped a
+    moment ago linger in TIME_WAIT and would make a plain bind say "taken" for a minute, while
+    a socket still listening on the port is refused either way.
+    """
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -13,6 +13,8 @@ from typing import Annotated
 from pydantic import Field
 
 __all__ = [
+    "DECIDE_SIGNAL",
+    "INTERVENE_SIGNAL",
     "PROVISION_WORKFLOW_TYPE",
     "RECONCILE_WORKFLOW_TYPE",
     "RELEASE_WORKFLOW_TYPE",
@@ -38,6 +40,12 @@ PROVISION_WORKFLOW_TYPE = "ProvisionNumbersWorkflow"
 RELEASE_WORKFLOW_TYPE = "ReleaseNumbersWorkflow"
 SIP_ROUTING_WORKFLOW_TYPE = "SipRoutingWorkflow"
 RECONCILE_WORKFLOW_TYPE = "ReconcileWorkflow"
+
+DECIDE_SIGNAL = "decide"
+"""The saga's approve/reject signal (input: ``Decision``), by name: ``temporal workflow signal``
+and ticket systems send it so, and its handler takes the raw input to record a bad one."""
+INTERVENE_SIGNAL = "intervene"
+"""The saga's retry/skip/abort/abandon signal (input: ``Intervention``), likewise."""
 
 _PROVISION_PREFIX = "provision-"
 _RELEASE_PREFIX = "release-"

@@ -288,6 +288,11 @@ class DecisionKind(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
 
+    @property
+    def verb(self) -> str:
+        """The command that asks for it (``approve``, ``reject``), for messages."""
+        return "approve" if self is DecisionKind.APPROVED else "reject"
+
 
 class Decision(Model):
     """Payload of the ``decide`` signal: an approval or a rejection.

@@ -179,6 +179,8 @@ class EmulatorApp:
             if (method, path) == ("DELETE", "faults"):
                 em.faults.clear()
                 return Reply(204)
+            if (method, path) == ("POST", "sip/domains"):
+                return Reply(201, em.sip.verify_domain(data))
             if (method, path) == ("POST", "numbers/purchase"):
                 number = data.get("phoneNumber") if isinstance(data, dict) else None
                 if not isinstance(number, str):

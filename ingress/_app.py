@@ -36,6 +36,7 @@ from provisioning import (
     NoWorkerAnswered,
     ProvisioningNotFound,
     ProvisioningRefused,
+    Release,
     cancel_provisioning,
     decide,
     intervene,
@@ -236,7 +237,9 @@ async def _dispatch(
         case ReleaseRequestedEvent():
             with _refusals_as_problems():
                 release = await start_release(client, event.ticket_id, task_queue)
-            return _accepted(release.id, event.ticket_id)
+            if release.finished_before is not None:
+                return _already_released(release, event.ticket_id)
+            return _accepted(release.handle.id, event.ticket_id)
     raise AssertionError(f"no handler for {type(event).__name__}")  # the union is closed
 
 
@@ -253,13 +256,31 @@ async def _created(
     if run.started:
         return _accepted(run.workflow_id, ticket, run_id=run.run_id)
     # A redelivery: answer with the run the ticket already has; nothing new starts.
+    return _already_done(run.workflow_id, ticket, run.run_id, run.status, "already provisioned")
+
+
+def _already_released(release: Release, ticket_id: str) -> JSONResponse:
+    """A repeated release: the run that already released the ticket; nothing new starts."""
+    assert release.finished_before is not None
+    return _already_done(
+        release.handle.id,
+        ticket_id,
+        release.handle.run_id,
+        "COMPLETED",
+        f"already released at {release.finished_before.isoformat(timespec='seconds')}",
+    )
+
+
+def _already_done(
+    workflow_id: str, ticket_id: str, run_id: str | None, status: str, note: str
+) -> JSONResponse:
     return JSONResponse(
         {
-            "workflow_id": run.workflow_id,
-            "status_url": f"/provisionings/{ticket}",
-            "run_id": run.run_id,
-            "status": run.status,
-            "note": "already provisioned",
+            "workflow_id": workflow_id,
+            "status_url": f"/provisionings/{ticket_id}",
+            "run_id": run_id,
+            "status": status,
+            "note": note,
         },
         status_code=200,
     )

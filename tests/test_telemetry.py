@@ -134,7 +134,7 @@ async def test_sagas_show_in_the_worker_metrics_and_the_dashboards_read_them(
             acs.app.emulator.faults.add(THROTTLED_ONCE)
             completed = base_request(approval=AUTO)
             assert (await (await start(completed)).result()).outcome is Stage.COMPLETED
-            release = await start_release(client, completed.ticket_id, queue)
+            release = (await start_release(client, completed.ticket_id, queue)).handle
             assert len((await release.result()).numbers_released) == 2
 
             rejected = await start(base_request())

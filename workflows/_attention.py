@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         intervention_refusal,
     )
 
-    from ._failures import describe, error_code
+    from ._failures import describe, error_code, error_message
     from ._journal import Journal
     from ._metrics import count
     from ._policies import REMINDER_BEFORE
@@ -54,11 +54,14 @@ class AttentionDesk:
         """An intervention by signal: taken if it fits, else recorded as refused."""
         refusal = self.refusal(intervention)
         if refusal is not None:
-            entry = f"{intervention.action.value} by {intervention.by}: {refusal}"
-            self.refused.append(entry)
-            self._journal.note(f"refused {entry}")
+            self.refuse(f"{intervention.action.value} by {intervention.by}: {refusal}")
             return
         self._interventions.append(intervention)
+
+    def refuse(self, entry: str) -> None:
+        """Record a signal that was not taken, in the status and the timeline."""
+        self.refused.append(entry)
+        self._journal.note(f"refused {entry}")
 
     def clear(self) -> None:
         """Nothing is asked any more (the saga compensates)."""
@@ -78,7 +81,7 @@ class AttentionDesk:
         self.attention = Attention(
             step=step,
             error_code=code,
-            message=describe(failure),
+            message=error_message(failure),
             actions=actions,
             since=workflow.now(),
             deadline=deadline,

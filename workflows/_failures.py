@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.error_types import APPROVAL_EXPIRED, REJECTED
     from contracts.provision import Stage
 
-__all__ = ["describe", "error_code", "error_type", "outcome_of"]
+__all__ = ["describe", "error_code", "error_message", "error_type", "outcome_of"]
 
 
 def error_type(error: BaseException) -> str | None:
@@ -54,16 +54,27 @@ def describe(error: BaseException) -> str:
     """A one-line reason with the ACS or business error type, for status and logs."""
     if isinstance(error, asyncio.CancelledError):
         return "cancelled"
-    parts = []
+    wrappers = []
     current: BaseException | None = error
     while current is not None:
         if isinstance(current, ApplicationError):
-            parts.append(f"{current.type}: {current.message}")
-            break
+            # The business or ACS error says it all; "Activity task failed" around it is noise.
+            return f"{current.type}: {current.message}"
         if isinstance(current, FailureError):
-            parts.append(current.message)
+            wrappers.append(current.message)
         current = current.__cause__
-    return " / ".join(parts) or repr(error)
+    return " / ".join(wrappers) or repr(error)
+
+
+def error_message(error: BaseException) -> str:
+    """What the service (or the business rule) said, without the code it is filed under."""
+    code = error_code(error)
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, ApplicationError):
+            return current.message.removeprefix(f"{code}: ").removeprefix(f"[{code}] ")
+        current = current.__cause__
+    return describe(error)
 
 
 def outcome_of(error: BaseException) -> Stage:

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from pydantic import ValidationError
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -38,7 +41,8 @@ with workflow.unsafe.imports_passed_through():
         HOLD_EXPIRED,
         PROVISIONING_FAILED,
     )
-    from contracts.ids import PROVISION_WORKFLOW_TYPE
+    from contracts.ids import DECIDE_SIGNAL, INTERVENE_SIGNAL, PROVISION_WORKFLOW_TYPE
+    from contracts.problems import first_problem
     from contracts.provision import (
         ApprovalDecision,
         Decision,
@@ -83,6 +87,9 @@ CONFIGURE_IN_BATCHES = "configure-in-batches"
 """Patch: capabilities are set by one activity per batch of numbers, not two per number."""
 _STEP_ACTIONS = (InterventionKind.RETRY, InterventionKind.SKIP, InterventionKind.ABORT)
 _COMPENSATION_ACTIONS = (InterventionKind.RETRY, InterventionKind.ABANDON)
+
+
+SignalInput = TypeVar("SignalInput", Intervention, Decision)
 
 
 @workflow.defn(name=PROVISION_WORKFLOW_TYPE)
@@ -187,13 +194,19 @@ class ProvisionNumbersWorkflow:
                 return
             raise failed  # abort: compensate, as a failure
 
-    @workflow.signal(name="intervene")
-    def intervene_signal(self, intervention: Intervention) -> None:
+    @workflow.signal(name=INTERVENE_SIGNAL)
+    def intervene_signal(self, payload: RawValue) -> None:
         """Retry, skip, abort or abandon by signal (``temporal workflow signal``, tickets).
 
-        A signal cannot be refused: one that does not fit the current state is recorded in
-        ``refused_interventions`` and the timeline, and changes nothing else.
+        A signal cannot be refused: one that does not fit the current state, or whose input
+        is not an intervention at all, is recorded in ``refused_interventions`` and the
+        timeline, and changes nothing else. (Typed as raw so that a malformed input is
+        recorded, not dropped by the SDK with a log line nobody reads.)
         """
+        intervention = _signal_input(payload, Intervention)
+        if isinstance(intervention, str):
+            self._desk.refuse(f"malformed intervene signal: {intervention}")
+            return
         self._desk.offer(intervention)
 
     @workflow.update
@@ -259,13 +272,19 @@ class ProvisionNumbersWorkflow:
     def _validate_reject(self, rejection: Rejection) -> None:
         self._check_decision_allowed(rejection.approver)
 
-    @workflow.signal
-    def decide(self, decision: Decision) -> None:
+    @workflow.signal(name=DECIDE_SIGNAL)
+    def decide(self, payload: RawValue) -> None:
         """Approve or reject by signal: what the CLI and the ingress use (see ``Decision``).
 
-        A signal cannot be refused, so one that comes when no decision can be taken is
-        recorded in ``ignored_decisions`` with the reason, and changes nothing else.
+        A signal cannot be refused, so one that comes when no decision can be taken, or
+        whose input is not a decision, is recorded in ``ignored_decisions`` with the reason,
+        and changes nothing else.
         """
+        decision = _signal_input(payload, Decision)
+        if isinstance(decision, str):
+            self._approval.ignored.append(f"malformed decide signal: {decision}")
+            self._journal.note(f"ignored a malformed decide signal: {decision}")
+            return
         refusal = self._approval.refusal(decision.approver)
         if refusal is not None:
             self._approval.ignored.append(
@@ -479,3 +498,13 @@ class ProvisionNumbersWorkflow:
             note=note,
             skipped=tuple(self._skipped),
         )
+
+
+def _signal_input(payload: RawValue, kind: type[SignalInput]) -> SignalInput | str:
+    """A signal's input as ``kind``, or the first problem with it (one line)."""
+    try:
+        return workflow.payload_converter().from_payload(payload.payload, kind)
+    except ValidationError as error:
+        return first_problem(error)
+    except Exception as error:  # noqa: BLE001 - not JSON at all: say so, never fail the task
+        return f"unreadable input ({type(error).__name__})"

@@ -38,6 +38,7 @@ async def cli(
         *args,
         cwd=ROOT,
         env=env,
+        stdin=asyncio.subprocess.DEVNULL,  # nobody answers a question
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -23,7 +23,7 @@ from contracts.ids import workflow_id_for
 from contracts.provision import Stage
 from emulator import EmulatorServer
 from ingress import create_app
-from tests.cli.test_commands import ROOT, cli
+from tests.cli.test_commands import ROOT, as_json, cli
 from tests.ingress_world import SECRET, STATUS_TOKEN, Ingress
 from tests.world import CALLBACK_HOSTS, Saga, base_request
 
@@ -209,13 +209,17 @@ async def test_the_ingress_refuses_what_has_ended(ingress: Ingress) -> None:
         (("list", "--country", "XX"), "country"),
         (("skip", "T-xx"), "skip needs a reason"),
         (("retry", "T-xx", "--trunk", "not a host"), "--trunk"),
+        (("provision", "--file", "request.json", "--ticket", "T-xx"), "drop --ticket"),
+        (("provision", "--ticket", "T-xx", "--wait-timeout", "soon"), "'soon' is not a duration"),
+        (("status",), "Missing argument 'TICKET'"),
+        (("nosuch",), "No such command 'nosuch'"),
     ],
 )
 async def test_bad_input_is_exit_2_before_anything_starts(
     dev_saga: Saga, args: tuple[str, ...], says: str
 ) -> None:
     got, _, err = await cli(dev_saga, *args)
-    assert got == 2 and says in err and "Traceback" not in err
+    assert got == 2 and says in err and one_line(err), err
     assert not await _exists(dev_saga.client, workflow_id_for("T-xx"))
 
 
@@ -242,6 +246,21 @@ async def test_status_after_a_release_shows_the_release(dev_saga: Saga) -> None:
 
     life = json.loads(out)
     assert life["stage"] == "completed" and life["release"]["numbers_released"]
+
+
+async def test_a_second_release_answers_with_the_first(dev_saga: Saga) -> None:
+    """Releasing a released ticket starts nothing and says what the release did, and when."""
+    ticket = await _completed(dev_saga)
+    got, out, err = await cli(dev_saga, "release", ticket, "--json")
+    assert got == 0 and len(as_json(out)["numbers_released"]) == 1, err
+    release = dev_saga.client.get_workflow_handle(f"release-{ticket}")
+    first_run = (await release.describe()).run_id
+    got, out, err = await cli(dev_saga, "release", ticket, "--json")
+    again = as_json(out)
+    assert got == 0 and len(again["numbers_released"]) == 1 and again["already_released_at"]
+    got, out, _ = await cli(dev_saga, "release", ticket)
+    assert got == 0 and "already released at" in out and "nothing left to release" in out
+    assert (await release.describe()).run_id == first_run  # no second run
 
 
 async def test_a_status_nobody_can_answer_is_503_quickly(dev_saga: Saga) -> None:
@@ -312,6 +331,18 @@ async def test_wait_ends_with_a_web_ui_link(dev_saga: Saga) -> None:
     assert got == 0, err
     assert "outcome: completed" in out
     assert f"http://ui.example/namespaces/default/workflows/provision-{ticket}" in out
+
+
+async def test_wait_is_bounded_by_wait_timeout(dev_saga: Saga) -> None:
+    """Past --wait-timeout the command says the saga goes on (exit 1); the saga does."""
+    ticket = f"T-bound-{os.getpid()}"
+    args = ("--ticket", ticket, "--country", "US", "--approver", "alice")
+    got, _, err = await cli(dev_saga, "provision", *args, "--wait-timeout", "2s")
+    assert got == 1 and one_line(err), err
+    assert f"{ticket} is still running after 2 s; the saga goes on" in err
+    handle = dev_saga.client.get_workflow_handle(workflow_id_for(ticket))
+    await dev_saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    await handle.cancel()
 
 
 async def test_ctrl_c_while_waiting_says_the_saga_goes_on(dev_saga: Saga) -> None:
@@ -416,6 +447,7 @@ def test_dev_says_which_port_is_taken(tmp_path: Path) -> None:
                 "dev",
                 "--data-dir",
                 str(tmp_path),
+                *("--port-temporal", "0", "--port-web-ui", "0", "--port-emulator", "0"),
                 "--port-ingress",
                 str(taken),
             ],
@@ -423,6 +455,23 @@ def test_dev_says_which_port_is_taken(tmp_path: Path) -> None:
         )
     assert got == 2 and f"port {taken} (ingress) is taken; use --port-ingress" in err
     assert one_line(err)
+
+
+def test_a_port_left_in_time_wait_by_a_stopped_stack_is_free() -> None:
+    """Restarting ``dev`` at once must not say "taken": only a listening socket takes a port."""
+    from cli._stack import _port_is_free
+
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            accepted.close()  # the server side closes first: its end stays in TIME_WAIT
+            client.recv(1)
+        assert not _port_is_free(port)  # still listening
+    assert _port_is_free(port)
 
 
 # -- help ----------------------------------------------------------------------------------------

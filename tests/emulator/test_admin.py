@@ -48,3 +48,15 @@ async def test_admin_refuses_non_loopback_clients() -> None:
     transport = httpx.ASGITransport(app=create_app(), client=("10.1.2.3", 5000))
     async with httpx.AsyncClient(transport=transport, base_url="http://acs.test") as admin:
         assert (await admin.get("/_emulator/state")).status_code == 403
+
+
+async def test_a_domain_is_verified_by_the_admin_api(asgi_env: EmulatorEnv) -> None:
+    """sip/domains marks a domain verified (the portal's DNS check): its trunks are accepted."""
+    async with asgi_env.admin() as admin:
+        assert (
+            await admin.post("/sip/domains", json={"domain": "not a domain"})
+        ).status_code == 400
+        verified = await admin.post("/sip/domains", json={"domain": "unverified.net"})
+        assert verified.status_code == 201
+        assert verified.json()["domains"]["unverified.net"] == {"enabled": True}
+    assert asgi_env.app.emulator.sip.domains["unverified.net"] == {"enabled": True}

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from temporalio.client import WorkflowHandle
 
+from contracts.ids import DECIDE_SIGNAL, INTERVENE_SIGNAL
 from contracts.provision import (
     Intervention,
     InterventionKind,
@@ -182,7 +183,7 @@ async def test_a_signal_in_the_wrong_state_is_recorded_and_the_saga_goes_on(saga
     handle = await saga.start(request)
     await saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
     await handle.signal(
-        ProvisionNumbersWorkflow.intervene_signal,
+        INTERVENE_SIGNAL,
         Intervention(action=InterventionKind.SKIP, by="ops", reason="too early"),
     )
     status = await saga.wait_for(handle, lambda s: bool(s.refused_interventions))
@@ -194,6 +195,24 @@ async def test_a_signal_in_the_wrong_state_is_recorded_and_the_saga_goes_on(saga
         )
     await saga.approve(handle)
     assert (await handle.result()).outcome is Stage.COMPLETED
+
+
+async def test_a_malformed_signal_is_recorded_not_dropped(saga: Saga) -> None:
+    """Input that is not an intervention or a decision at all: in the status, the saga goes on."""
+    request = base_request(approval={"approvers": ["alice"]})
+    handle = await saga.start(request)
+    await saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    await handle.signal(INTERVENE_SIGNAL, {"action": "teleport", "by": "ops"})
+    await handle.signal(DECIDE_SIGNAL, {"approver": "alice"})
+    status = await saga.wait_for(
+        handle, lambda s: bool(s.refused_interventions) and bool(s.ignored_decisions)
+    )
+    assert status.refused_interventions[0].startswith("malformed intervene signal: action: ")
+    assert status.ignored_decisions[0] == "malformed decide signal: decision: Field required"
+    assert any(e.note and e.note.startswith("refused malformed") for e in status.timeline)
+    await saga.approve(handle)
+    assert (await handle.result()).outcome is Stage.COMPLETED
+    assert len(saga.owned()) == 2
 
 
 async def test_the_temporal_cli_can_signal_a_retry(dev_saga: Saga) -> None:
@@ -248,6 +267,9 @@ async def test_batch_retry_by_query(dev_saga: Saga) -> None:
     rows = [r for r in as_json(out) if r["workflow_id"] in found]
     assert code == 0 and len(rows) == 3
     assert {(r["step"], r["error_code"]) for r in rows} == {("routing", "MissingDomain")}
+    code, out, err = await cli(saga, "retry", "--query", query, "--by", "ops")  # no --yes
+    assert code == 1 and "not confirmed; nothing was sent to the 3 tickets" in err
+    assert [(await saga.status(h)).stage for h, _ in parked] == [Stage.NEEDS_ATTENTION] * 3
     code, out, err = await cli(saga, "retry", "--query", query, "--by", "ops", "--yes")
     assert code == 0, err
     assert "3 of 3" in out

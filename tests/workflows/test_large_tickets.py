@@ -57,6 +57,6 @@ async def test_a_thousand_numbers_are_bought_routed_and_released(saga: Saga) -> 
     assert len(history.events) <= 5_120  # ten capability activities, not two thousand
 
     release = await start_release(saga.client, request.ticket_id, saga.task_queue)
-    released = await release.result()
+    released = await release.handle.result()
     assert len(released.numbers_released) == MAX_QUANTITY
     saga.assert_clean()

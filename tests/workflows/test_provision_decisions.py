@@ -11,6 +11,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from acs import AvailablePhoneNumber, PhoneNumbersClient
+from contracts.ids import DECIDE_SIGNAL
 from contracts.provision import ApprovalDecision, Decision, DecisionKind, Rejection, Stage
 from provisioning import ProvisioningRefused, decide
 from tests.world import Saga, base_request
@@ -169,7 +170,7 @@ async def test_decisions_by_signal_follow_the_same_rule(dev_saga: Saga) -> None:
             saga.client, request.ticket_id, Decision(decision=DecisionKind.APPROVED, approver="eve")
         )
     await handle.signal(  # a tool that only signals, without checking first
-        ProvisionNumbersWorkflow.decide, Decision(decision=DecisionKind.APPROVED, approver="eve")
+        DECIDE_SIGNAL, Decision(decision=DecisionKind.APPROVED, approver="eve")
     )
     sent = await decide(
         saga.client,
@@ -178,7 +179,7 @@ async def test_decisions_by_signal_follow_the_same_rule(dev_saga: Saga) -> None:
     )
     assert sent.applied and sent.status.approvals[-1].by == "bob"
     await handle.signal(  # a second decision that raced the first
-        ProvisionNumbersWorkflow.decide,
+        DECIDE_SIGNAL,
         Decision(decision=DecisionKind.REJECTED, approver="alice", note="too late"),
     )
     result = await handle.result()

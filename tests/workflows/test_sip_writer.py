@@ -426,7 +426,7 @@ async def test_a_ticket_too_large_for_one_route_is_routed_over_several(saga: Sag
     routes = [r for r in saga.routes() if r["name"] != small.route_name]
     routed = [n for n in big_result.numbers for r in routes if re.match(r["numberPattern"], n)]
     assert sorted(routed) == sorted(big_result.numbers)
-    await (await start_release(saga.client, big.ticket_id, saga.task_queue)).result()
+    await (await start_release(saga.client, big.ticket_id, saga.task_queue)).handle.result()
     assert [r["name"] for r in saga.routes()] == [small.route_name]
     assert await failed_tasks(await writer(saga)) == 0
 

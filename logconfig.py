@@ -25,6 +25,7 @@ from temporalio import activity, workflow
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from contracts.ids import ticket_id_of
+from contracts.log_fields import LOG_FIELDS_EXTRA
 
 __all__ = [
     "LOG_LEVELS",
@@ -104,6 +105,10 @@ def _temporal_fields(
         event_dict.setdefault("activity_id", activity_info.get("activity_id"))
         event_dict.setdefault("task_queue", activity_info.get("task_queue"))
         event_dict.setdefault("attempt", activity_info.get("attempt"))
+    fields = getattr(record, LOG_FIELDS_EXTRA, None)
+    if isinstance(fields, dict):
+        for name, value in fields.items():
+            event_dict.setdefault(name, value)
     workflow_id = event_dict.get("workflow_id")
     if isinstance(workflow_id, str):
         ticket = ticket_id_of(workflow_id)

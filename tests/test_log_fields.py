@@ -6,8 +6,9 @@ import io
 import json
 import logging
 
-from contracts.provision import Stage
+from contracts.provision import Intervention, InterventionKind, Stage
 from logconfig import build_formatter
+from provisioning import intervene
 from tests.world import Saga, base_request
 
 AUTO = {"mode": "auto_under_cost", "auto_approve_below": "100"}
@@ -41,3 +42,39 @@ async def test_every_record_of_a_saga_names_its_ticket_workflow_and_run(saga: Sa
     assert all(line.get("activity") for line in ours if line["logger"] == "httpx")
     workflow_lines = [line for line in lines if line["logger"] == "temporalio.workflow"]
     assert workflow_lines and all(line.get("workflow_id") for line in workflow_lines)
+
+
+async def test_needs_attention_is_logged_entering_and_leaving_with_step_and_code(
+    saga: Saga,
+) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(build_formatter(json=True))
+    logging.getLogger().addHandler(handler)
+    try:
+        request = base_request(
+            approval=AUTO, routing={"trunks": [{"fqdn": "sbc.unverified.net", "port": 5061}]}
+        )
+        handle = await saga.start(request)
+        await saga.wait_stage(handle, Stage.NEEDS_ATTENTION)
+        sent = await intervene(
+            saga.client,
+            request.ticket_id,
+            Intervention(action=InterventionKind.SKIP, by="ops", reason="no SBC yet"),
+        )
+        assert sent.applied
+        assert (await handle.result()).outcome is Stage.COMPLETED_WITH_SKIPS
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    attention = [
+        line
+        for line in lines
+        if line.get("workflow_id") == handle.id and line.get("step") == "routing"
+    ]
+    assert [(line["error_code"], line.get("action")) for line in attention] == [
+        ("MissingDomain", None),
+        ("MissingDomain", "skip"),
+    ]
+    assert all(line["ticket_id"] == request.ticket_id for line in attention)
+    assert len(saga.owned()) == 2 and saga.routes() == []

@@ -13,6 +13,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from contracts import metrics
+    from contracts.log_fields import LOG_FIELDS_EXTRA
     from contracts.provision import (
         Attention,
         Intervention,
@@ -92,7 +93,13 @@ class AttentionDesk:
         )
         count(metrics.NEEDS_ATTENTION, step=step, error_code=code)
         ticket = self._request.ticket_id
-        workflow.logger.info("ticket %s needs attention: %s failed (%s)", ticket, step, code)
+        workflow.logger.info(
+            "ticket %s needs attention: %s failed (%s)",
+            ticket,
+            step,
+            code,
+            extra={LOG_FIELDS_EXTRA: {"step": step, "error_code": code}},
+        )
         reminder_at = deadline - min(REMINDER_BEFORE, self._request.attention_deadline / 2)
         arrived = await self._wait(reminder_at)
         if not arrived:
@@ -111,7 +118,15 @@ class AttentionDesk:
         why = f": {decided.reason}" if decided.reason else ""
         self._journal.enter(resume, f"{step}: {decided.action.value} by {decided.by}{why}")
         workflow.logger.info(
-            "ticket %s: %s of %s by %s", ticket, decided.action.value, step, decided.by
+            "ticket %s left needs_attention: %s of %s (%s) by %s",
+            ticket,
+            decided.action.value,
+            step,
+            code,
+            decided.by,
+            extra={
+                LOG_FIELDS_EXTRA: {"step": step, "error_code": code, "action": decided.action.value}
+            },
         )
         return decided
 

@@ -201,21 +201,45 @@ def status(ticket: Ticket, as_json: JsonFlag = False) -> None:
         return TicketLife(
             provisioning=await read_status(client, ticket),
             release=await _release_of(client, ticket),
+            earlier_runs=await _earlier_runs(client, ticket),
         )
 
     life = run_async(query)
     emit(
-        {**life.provisioning.model_dump(mode="json"), "release": life.release} if as_json else life,
+        {
+            **life.provisioning.model_dump(mode="json"),
+            "release": life.release,
+            "earlier_runs": life.earlier_runs,
+        }
+        if as_json
+        else life,
         as_json,
         _render_life,
     )
 
 
 class TicketLife(BaseModel):
-    """A ticket's whole life: its provisioning, then its release if there was one."""
+    """A ticket's whole life: its provisioning (and the runs it re-drove), then its release."""
 
     provisioning: ProvisionStatus
     release: dict[str, Any] | None = None
+    earlier_runs: list[dict[str, Any]] = []
+    """Provisioning runs before the current one (a failed run an operator re-drove), oldest
+    first; from visibility, so a re-drive of a moment ago may not be listed yet."""
+
+
+async def _earlier_runs(client: Client, ticket: str) -> list[dict[str, Any]]:
+    query = f"WorkflowId = '{workflow_id_for(ticket)}'"
+    runs = sorted([run async for run in client.list_workflows(query)], key=lambda r: r.start_time)
+    return [
+        {
+            "run_id": run.run_id,
+            "status": run.status.name if run.status else "UNKNOWN",
+            "started_at": run.start_time,
+            "closed_at": run.close_time,
+        }
+        for run in runs[:-1]
+    ]
 
 
 async def _release_of(client: Client, ticket: str) -> dict[str, Any] | None:
@@ -242,6 +266,12 @@ async def _release_of(client: Client, ticket: str) -> dict[str, Any] | None:
 
 def _render_life(life: TicketLife) -> None:
     _render_status(life.provisioning, released=life.release)
+    for run in life.earlier_runs:
+        ended = f", ended {run['closed_at']:%Y-%m-%d %H:%M:%S} UTC" if run["closed_at"] else ""
+        console.print(
+            f"earlier run {run['run_id']}: {run['status'].lower()}, started "
+            f"{run['started_at']:%Y-%m-%d %H:%M:%S} UTC{ended}; re-driven by the run above"
+        )
     if life.release is not None:
         r = life.release
         line = f"release: {r['status'].lower()} (run {r['run_id']})"

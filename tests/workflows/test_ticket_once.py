@@ -118,6 +118,19 @@ async def test_only_a_failed_ticket_can_be_re_driven(dev_saga: Saga) -> None:
     assert retried.started and retried.run_id != first.run_id
     with pytest.raises(ProvisioningRefused, match="is running"):
         await start_provisioning(saga.client, request, saga.task_queue, retry=True)
+    from tests.cli.test_commands import as_json, cli
+
+    earlier: list[dict[str, Any]] = []
+    for _ in range(50):  # visibility is eventually consistent
+        code, out, err = await cli(saga, "status", request.ticket_id, "--json")
+        assert code == 0, err
+        earlier = as_json(out)["earlier_runs"]
+        if earlier:
+            break
+        await asyncio.sleep(0.2)
+    assert [(r["run_id"], r["status"]) for r in earlier] == [(first.run_id, "FAILED")]
+    code, out, _ = await cli(saga, "status", request.ticket_id)
+    assert f"earlier run {first.run_id}: failed" in out
 
 
 async def _closed(handle: Any) -> None:

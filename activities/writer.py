@@ -8,7 +8,9 @@ name, by ticket), so a retry is harmless.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from datetime import timedelta
 from typing import Any, NoReturn
 
 from temporalio import activity
@@ -34,6 +36,11 @@ from contracts.sip import (
 )
 
 __all__ = ["SipWriterActivities"]
+
+_STATUS_QUERY_TIMEOUT = timedelta(seconds=5)
+"""How long one saga may take to answer reconciliation's status query."""
+_STATUS_QUERIES_AT_ONCE = 20
+"""Status queries in flight at once: a fleet of sagas is read in parallel, not one by one."""
 
 
 class SipWriterActivities:
@@ -159,14 +166,35 @@ class SipWriterActivities:
 
     @activity.defn
     async def open_saga_numbers(self) -> tuple[str, ...]:
-        """Numbers held or bought by provisioning sagas still running (not yet in the ledger)."""
-        numbers: list[str] = []
-        query = f"WorkflowType = '{PROVISION_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'"
-        async for execution in self._client.list_workflows(query):
-            handle = self._client.get_workflow_handle(execution.id, run_id=execution.run_id)
-            try:
-                status: ProvisionStatus = await handle.query("status", result_type=ProvisionStatus)
-            except RPCError:
-                continue  # closed in the meantime
-            numbers.extend(status.numbers)
-        return tuple(numbers)
+        """Numbers held or bought by provisioning sagas still running (not yet in the ledger).
+
+        The sagas of this deployment: those on its task queue (one queue per ACS resource, as
+        the SIP writer already assumes), not every saga of the namespace. Each is asked with
+        a bound; a saga that cannot answer fails the activity (retried) rather than being
+        skipped: its numbers would otherwise read as orphans, and might be released.
+        """
+        query = (
+            f"WorkflowType = '{PROVISION_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' "
+            f"AND TaskQueue = '{self._task_queue}'"
+        )
+        running = [execution async for execution in self._client.list_workflows(query)]
+        asking = asyncio.Semaphore(_STATUS_QUERIES_AT_ONCE)
+
+        async def numbers_of(workflow_id: str, run_id: str | None) -> tuple[str, ...]:
+            handle = self._client.get_workflow_handle(workflow_id, run_id=run_id)
+            async with asking:
+                try:
+                    status: ProvisionStatus = await handle.query(
+                        "status", result_type=ProvisionStatus, rpc_timeout=_STATUS_QUERY_TIMEOUT
+                    )
+                except RPCError as error:
+                    if error.status is RPCStatusCode.NOT_FOUND:
+                        return ()  # closed in the meantime: its numbers are in the ledger
+                    raise ApplicationError(
+                        f"saga {workflow_id} did not answer its status query ({error.status.name}"
+                        "); its numbers are unknown, so none is called an orphan yet"
+                    ) from None
+            return status.numbers
+
+        held = await asyncio.gather(*(numbers_of(e.id, e.run_id) for e in running))
+        return tuple(number for numbers in held for number in numbers)

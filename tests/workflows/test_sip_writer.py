@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from acs import PollSchedule, SipRoutingClient, SipTrunk, SipTrunkRoute
-from contracts.ids import release_workflow_id
+from contracts.ids import release_workflow_id, workflow_id_for
 from contracts.operations import ReconcileRequest, ReleaseRequest
 from contracts.provision import Stage, TrunkSpec
 from contracts.sip import (
@@ -285,12 +286,24 @@ async def test_reconcile_reports_orphans_ghosts_and_unknown_routes(dev_saga: Sag
             ]
         )
 
+    # A saga of another deployment, on a queue nobody serves here: not ours to ask (asking it
+    # would wait for an answer that never comes).
+    stranger = base_request(quantity=1)
+    stranded = await dev_saga.client.start_workflow(
+        "ProvisionNumbersWorkflow",
+        stranger,
+        id=workflow_id_for(stranger.ticket_id),
+        task_queue=f"{dev_saga.task_queue}-elsewhere",
+    )
+    dev_saga.handles.append(stranded)
+    started = time.monotonic()
     report = await dev_saga.client.execute_workflow(
         ReconcileWorkflow.run,
         ReconcileRequest(),
         id=f"reconcile-{request.ticket_id}",
         task_queue=dev_saga.task_queue,
     )
+    assert time.monotonic() - started < 20
     assert report.orphans == (outside,)
     assert report.ghosts == result.numbers
     assert report.unknown_routes == ("by-hand",)

@@ -39,6 +39,7 @@ from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 from contracts.signing import SIGNATURE_HEADER, SignatureError, verify
 from emulator import EmulatorConfig, EmulatorServer
 from ingress import create_app
+from namespace_setup import ensure_reconcile_schedule
 from settings import Settings
 
 __all__ = [
@@ -225,6 +226,8 @@ async def local_stack(
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
         numbers, sip = await open_acs_clients(settings, http, stack)
         await stack.enter_async_context(build_worker(client, numbers, sip, http, settings))
+        # as ``python worker.py`` does at start: the stack is then what `setup --check` expects
+        await ensure_reconcile_schedule(client, settings.task_queue, update=False)
         webhook_secret, status_token = secrets.token_hex(16), secrets.token_urlsafe(24)
         ingress = create_app(
             client,

@@ -92,6 +92,16 @@ def test_dev_keeps_running_until_interrupted(tmp_path: Path) -> None:
         assert httpx.get(f"{ingress}/readyz", timeout=10).status_code == 200
         assert httpx.get(f"{ingress}/provisionings/T-1", timeout=10).status_code == 401
         assert any("payloads: encrypted; codec server http://127.0.0.1:" in line for line in lines)
+        temporal = next(line for line in lines if "Temporal:" in line).split("Temporal:")[1]
+        check = subprocess.run(  # the stack is what a worker makes at start: nothing to set up
+            [sys.executable, "-m", "cli", "setup", "--check", "--json"],
+            cwd=ROOT,
+            env={**env, "TEMPORAL_ADDRESS": temporal.strip(" │\n")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     finally:

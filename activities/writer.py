@@ -14,11 +14,12 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.activities import AttachRouteInput, DetachRouteInput, RouteResult
+from contracts.error_types import SIP_WRITER_ELSEWHERE
 from contracts.ids import PROVISION_WORKFLOW_TYPE
 from contracts.provision import ProvisionStatus
 from contracts.sip import (
@@ -61,6 +62,7 @@ class SipWriterActivities:
         its result or its refusal. A retried attempt submits again under the same request id:
         the writer answers it without doing the work twice.
         """
+        await self._refuse_a_writer_elsewhere()
         info = activity.info()
         submission = SipSubmission(
             request_id=f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}",
@@ -77,6 +79,29 @@ class SipWriterActivities:
             start_signal_args=[submission],
         )
         activity.raise_complete_async()
+
+    async def _refuse_a_writer_elsewhere(self) -> None:
+        """The writer's id is per resource; its task queue is whichever started it first.
+
+        A writer already running on another queue (a deployment that changed
+        ``NUMBERFLOW_TASK_QUEUE``, or two queues for one resource) would take the submission
+        and never run: the saga would wait until its timeout, again and again. Say so instead.
+        """
+        try:
+            writer = await self._client.get_workflow_handle(self._workflow_id).describe()
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                return  # the submission starts it, on this queue
+            raise
+        running = writer.status is WorkflowExecutionStatus.RUNNING
+        if running and writer.task_queue != self._task_queue:
+            raise ApplicationError(
+                f"the SIP writer of {self._resource} runs on task queue {writer.task_queue!r} "
+                f"and this worker serves {self._task_queue!r}: one task queue per ACS "
+                f"resource; run the workers on {writer.task_queue!r}",
+                type=SIP_WRITER_ELSEWHERE,
+                non_retryable=True,
+            )
 
     @activity.defn
     async def attach_route(self, attach: AttachRouteInput) -> RouteResult:

@@ -26,6 +26,7 @@ __all__ = [
     "RELEASE_BLOCKED",
     "RELEASE_FAILED",
     "SIP_WRITE_FAILED",
+    "SIP_WRITER_ELSEWHERE",
 ]
 
 # One per acs.AcsError class; the activity layer is the only place that maps them.
@@ -80,6 +81,9 @@ RELEASE_FAILED = "ReleaseFailed"
 """ACS reported a number's release operation failed."""
 SIP_WRITE_FAILED = "SipWriteFailed"
 """The SIP writer could not read or write the document (ACS down or slow): the asker retries."""
+SIP_WRITER_ELSEWHERE = "SipWriterElsewhere"
+"""The resource's SIP writer runs on another task queue than this worker's: nothing here would
+ever serve it, so the request is refused instead of waiting forever (a deployment error)."""
 
 # The SIP writer's refusals: a request that cannot be written as asked.
 ROUTE_SHADOWED = "RouteShadowed"

@@ -13,16 +13,20 @@ import pytest
 import pytest_asyncio
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from acs import PollSchedule, SipRoutingClient, SipTrunk, SipTrunkRoute
+from activities import SipWriterActivities
+from contracts.error_types import SIP_WRITER_ELSEWHERE
 from contracts.ids import release_workflow_id, workflow_id_for
 from contracts.operations import ReconcileRequest, ReleaseRequest
 from contracts.provision import Stage, TrunkSpec
 from contracts.sip import (
     AttachRouteRequest,
     DetachRouteRequest,
+    NumbersOwnership,
     RemoveTrunkRequest,
     RouteWritten,
     SipRoutingInput,
@@ -480,3 +484,22 @@ async def test_a_ticket_cannot_take_or_remove_another_tickets_route(saga: Saga) 
     ledger = await handle.query(SipRoutingWorkflow.ledger)
     assert ledger[first.ticket_id].routes == ("shared",)
     assert sorted(saga.owned()) == sorted(ledger[first.ticket_id].numbers)
+
+
+async def test_a_writer_on_another_task_queue_is_refused_not_waited_for(saga: Saga) -> None:
+    """The writer's id is per resource: one left running on a queue nobody serves here would
+    take every submission and never answer. The submission is refused at once, saying why."""
+    elsewhere = f"{saga.task_queue}-elsewhere"
+    stranded = await saga.client.start_workflow(
+        SipRoutingWorkflow.run,
+        SipRoutingInput(resource=saga.emulator.endpoint),
+        id=sip_workflow_id(saga.emulator.endpoint),
+        task_queue=elsewhere,
+    )
+    saga.handles.append(stranded)
+    activities = SipWriterActivities(saga.client, saga.emulator.endpoint, saga.task_queue)
+    ownership = NumbersOwnership(ticket_id="T-1", numbers=("+14255550100",))
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(activities.record_numbers, ownership)
+    assert refused.value.type == SIP_WRITER_ELSEWHERE and refused.value.non_retryable
+    assert f"runs on task queue {elsewhere!r}" in refused.value.message

@@ -27,6 +27,7 @@ from contracts.callback_hosts import CallbackHosts
 from contracts.ids import workflow_id_for
 from contracts.provision import ApprovalDecision, ProvisionRequest, ProvisionStatus, Stage
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
+from contracts.sip import sip_workflow_id
 from emulator import EmulatorConfig, create_app
 from logconfig import LogContextInterceptor
 from namespace_setup import register_search_attributes
@@ -279,6 +280,26 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     async for execution in env.client.list_workflows():
         await scan_history(env.client, execution.id, execution.run_id)
     await env.shutdown()
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _no_loopback_writer_left(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """End the SIP writers of loopback emulators a dev-server test leaves running.
+
+    A writer's id is per resource host, and a loopback emulator's host is 127.0.0.1:<port>: a
+    later test's emulator on the same port would find the old writer, on the old test's task
+    queue, and be refused (``SipWriterElsewhere``). The in-process saga world has hosts of its
+    own and is not concerned.
+    """
+    yield
+    if "dev_env" not in request.fixturenames:
+        return
+    env: WorkflowEnvironment = request.getfixturevalue("dev_env")
+    running = "WorkflowType = 'SipRoutingWorkflow' AND ExecutionStatus = 'Running'"
+    async for writer in env.client.list_workflows(running):
+        if writer.id.startswith(sip_workflow_id("http://127.0.0.1")):
+            with contextlib.suppress(Exception):  # ended meanwhile is fine
+                await env.client.get_workflow_handle(writer.id).terminate("test over")
 
 
 @pytest_asyncio.fixture

@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -502,34 +503,34 @@ COMMANDS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def helps() -> dict[str, tuple[int, str, str]]:
+    """Every command's ``--help`` as the console script prints it; one interpreter start each,
+    four at a time (each is about 1.5 s of imports)."""
+
+    def help_of(command: str) -> tuple[int, str, str]:
+        env = {**os.environ, "COLUMNS": "200"}
+        return _run([sys.executable, "-m", "cli", *command.split(), "--help"], env)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(COMMANDS, pool.map(help_of, COMMANDS), strict=True))
+
+
 @pytest.mark.parametrize("command", COMMANDS)
-def test_help_has_an_example_and_no_type_metavars(command: str) -> None:
-    got, out, err = _run(
-        [sys.executable, "-m", "cli", *command.split(), "--help"], {**os.environ, "COLUMNS": "200"}
-    )
+def test_help_has_an_example_and_no_type_metavars(
+    command: str, helps: dict[str, tuple[int, str, str]]
+) -> None:
+    got, out, err = helps[command]
     assert got == 0, err
     assert "Example: " in out
     for raw in ("<str>", "<int>", "<bool>", "<list[", "<path>", "<float>", "``"):
         assert raw not in out, (command, raw)
 
 
-def test_version_and_json_everywhere() -> None:
+def test_version_and_json_everywhere(helps: dict[str, tuple[int, str, str]]) -> None:
     got, out, _ = _run([sys.executable, "-m", "cli", "--version"], dict(os.environ))
     assert got == 0 and out.startswith("numberflow ")
+    services = ("worker", "ingress", "emulator", "demo", "dev", "codec-server")
     for command in COMMANDS:
-        if command in (
-            "worker",
-            "ingress",
-            "emulator",
-            "demo",
-            "dev",
-            "codec-server",
-            "approve",
-            "reject",
-        ):
-            continue
-        _, out, _ = _run(
-            [sys.executable, "-m", "cli", *command.split(), "--help"],
-            {**os.environ, "COLUMNS": "200"},
-        )
-        assert "--json" in out, command
+        if command not in (*services, "approve", "reject"):
+            assert "--json" in helps[command][1], command

@@ -69,6 +69,7 @@ __all__ = [
     "StartedProvisioning",
     "cancel_provisioning",
     "decide",
+    "describe_release",
     "intervene",
     "read_status",
     "start_provisioning",
@@ -193,24 +194,35 @@ async def start_release(client: Client, ticket_id: str, task_queue: str) -> Rele
     return Release(handle)
 
 
-async def _finished_release(
-    client: Client, ticket_id: str, provisioning_closed: datetime | None
-) -> Release | None:
-    """The release that completed after the provisioning closed, if there is one."""
+async def describe_release(
+    client: Client, ticket_id: str
+) -> tuple[WorkflowHandle[ReleaseNumbersWorkflow, ReleaseResult], WorkflowExecutionDescription]:
+    """The ticket's latest release run, described; ``ProvisioningNotFound`` without one."""
     handle = client.get_workflow_handle(release_workflow_id(ticket_id), result_type=ReleaseResult)
     try:
         description = await handle.describe()
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
-            return None
+            raise ProvisioningNotFound(ticket_id) from None
         raise
+    run = client.get_workflow_handle(
+        handle.id, run_id=description.run_id, result_type=ReleaseResult
+    )
+    return run, description
+
+
+async def _finished_release(
+    client: Client, ticket_id: str, provisioning_closed: datetime | None
+) -> Release | None:
+    """The release that completed after the provisioning closed, if there is one."""
+    try:
+        run, description = await describe_release(client, ticket_id)
+    except ProvisioningNotFound:
+        return None
     closed = description.close_time
     done = description.status is WorkflowExecutionStatus.COMPLETED
     if not done or closed is None or provisioning_closed is None or closed < provisioning_closed:
         return None
-    run = client.get_workflow_handle(
-        handle.id, run_id=description.run_id, result_type=ReleaseResult
-    )
     return Release(run, finished_before=closed)
 
 

@@ -13,9 +13,8 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
 
-from contracts.ids import release_workflow_id, ticket_id_of, workflow_id_for
+from contracts.ids import ticket_id_of, workflow_id_for
 from contracts.operations import ReleaseResult
 from contracts.provision import (
     Attention,
@@ -28,9 +27,11 @@ from contracts.provision import (
 from provisioning import (
     DecisionSent,
     NoWorkerAnswered,
+    ProvisioningNotFound,
     ProvisioningRefused,
     cancel_provisioning,
     decide,
+    describe_release,
     read_status,
     start_release,
     worker_polls,
@@ -243,13 +244,10 @@ async def _earlier_runs(client: Client, ticket: str) -> list[dict[str, Any]]:
 
 
 async def _release_of(client: Client, ticket: str) -> dict[str, Any] | None:
-    handle = client.get_workflow_handle(release_workflow_id(ticket), result_type=ReleaseResult)
     try:
-        described = await handle.describe()
-    except RPCError as error:
-        if error.status is RPCStatusCode.NOT_FOUND:
-            return None
-        raise
+        handle, described = await describe_release(client, ticket)
+    except ProvisioningNotFound:
+        return None
     release: dict[str, Any] = {
         "workflow_id": handle.id,
         "run_id": described.run_id,

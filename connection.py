@@ -11,18 +11,21 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from temporalio.client import Client, Interceptor
+from temporalio.client import Client, Interceptor, RPCTimeoutOrCancelledError
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode
 
 from codec import ENV_VAR as PAYLOAD_KEYS_VAR
 from codec import PayloadKeys, data_converter
 from settings import SettingsError, variable
 
 __all__ = [
+    "RETRY_AFTER_OUTAGE",
     "TemporalConfigError",
     "TemporalUnreachable",
     "connect_temporal",
+    "outage_reason",
     "temporal_config",
     "wait_for_temporal",
     "payload_keys_from_environment",
@@ -45,6 +48,29 @@ class TemporalConfigError(Exception):
 
 class TemporalUnreachable(Exception):
     """No Temporal server answered at the configured address; one line."""
+
+
+RETRY_AFTER_OUTAGE = 5
+"""Seconds a caller is asked to wait when Temporal did not answer (a restart takes a few)."""
+
+_OUTAGE_STATUSES = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+)
+"""gRPC answers that mean "not now" (down, restarting, overloaded), not "no" or a bug."""
+
+
+def outage_reason(error: BaseException) -> str | None:
+    """Why Temporal could not take a call, in one line, if that is what ``error`` means.
+
+    A server that restarts or is briefly unreachable is an expected condition: callers answer
+    "try again shortly" (HTTP 503, CLI exit 3), never "internal error". ``None``: the error is
+    something else (a refusal, a bug) and is handled as such.
+    """
+    if isinstance(error, RPCTimeoutOrCancelledError):
+        return "Temporal did not answer in time"
+    if isinstance(error, RPCError) and error.status in _OUTAGE_STATUSES:
+        return f"Temporal is unavailable ({error.status.name.lower()}: {_reason(error)})"
+    return None
 
 
 def temporal_config() -> dict[str, Any]:

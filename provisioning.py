@@ -29,6 +29,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
+    RPCTimeoutOrCancelledError,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
@@ -43,6 +44,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from connection import outage_reason
 from contracts.callback_hosts import CallbackHosts
 from contracts.error_types import COMPENSATION_FAILED
 from contracts.ids import DECIDE_SIGNAL, INTERVENE_SIGNAL, release_workflow_id, workflow_id_for
@@ -408,8 +410,9 @@ async def _confirm(
 ) -> DecisionSent:
     """Watch the status after a signal: applied (True), refused (the reason), or not yet.
 
-    A worker that does not answer is "not applied yet": the signal is in the history and the
-    saga acts on it when a worker runs.
+    A worker that does not answer, or Temporal going away after it took the signal, is "not
+    applied yet": the signal is in the history and the saga acts on it when a worker runs. (A
+    503 here would make the sender deliver again, and the saga would rightly refuse the copy.)
     """
     deadline = asyncio.get_running_loop().time() + DECISION_WAIT
     status = before
@@ -418,6 +421,10 @@ async def _confirm(
         try:
             status = await read_status(client, ticket_id)
         except NoWorkerAnswered:
+            return DecisionSent(status=status, applied=False)
+        except (RPCError, RPCTimeoutOrCancelledError) as error:
+            if outage_reason(error) is None:
+                raise
             return DecisionSent(status=status, applied=False)
         verdict = judge(status)
         if isinstance(verdict, str):

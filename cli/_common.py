@@ -14,7 +14,12 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.text import Text
-from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from codec import PayloadKeys
@@ -22,6 +27,7 @@ from connection import (
     TemporalConfigError,
     TemporalUnreachable,
     connect_temporal,
+    outage_reason,
     payload_keys_from_environment,
 )
 from contracts.callback_hosts import ENV_VAR as CALLBACK_HOSTS_VAR
@@ -149,9 +155,15 @@ def run_async(action: Callable[[Client], Awaitable[T]]) -> T:
             fail(f"not found: {error.message}", 4)
         if error.status is RPCStatusCode.INVALID_ARGUMENT:
             fail(f"invalid input: {error.message}", 2)
-        if error.status is RPCStatusCode.UNAVAILABLE:
-            fail(f"Temporal became unreachable: {error.message}", 3)
+        outage = outage_reason(error)
+        if outage is not None:
+            fail(f"{outage}; try again shortly (numberflow status shows what took effect)", 3)
         fail(f"Temporal refused the call: {error.message}")
+    except RPCTimeoutOrCancelledError as error:
+        fail(
+            f"{outage_reason(error)}; try again shortly (numberflow status shows what took effect)",
+            3,
+        )
     except ValidationError as error:
         fail(f"invalid input: {first_problem(error)}", 2)
 

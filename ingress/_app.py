@@ -76,12 +76,12 @@ _WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "Refused: the run has ended, or the decision cannot be taken"},
     413: {"description": "Body too large"},
     422: {"description": "Invalid event"},
-    503: {"description": "No worker answered in time"},
+    503: {"description": "Temporal unavailable (see Retry-After), or no worker answered in time"},
 }
 _STATUS_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No or wrong bearer token"},
     404: {"description": "No provisioning for this ticket"},
-    503: {"description": "No worker answered the status query in time"},
+    503: {"description": "Temporal unavailable (see Retry-After), or no worker answered in time"},
 }
 
 

@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowInput,
+    WorkflowHandle,
+)
+from temporalio.converter import DataConverter
+from temporalio.service import RetryConfig
 
 from acs import (
     AvailablePhoneNumber,
@@ -54,3 +65,28 @@ async def reservation(
         reservation_id=rid, numbers_to_add=browse.phone_numbers[:count]
     )
     return rid, browse.phone_numbers
+
+
+class _StartHasABug(OutboundInterceptor):
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:  # noqa: A002
+        raise RuntimeError("a bug on the start path")
+
+
+class _BugOnStart(Interceptor):
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:  # noqa: A002
+        return _StartHasABug(next)
+
+
+async def client_with_a_bug(converter: DataConverter) -> Client:
+    """A Temporal client whose workflow start raises an unexpected error (a bug, not an outage).
+
+    What the ingress must answer 500 for, with the traceback logged at ERROR; an unreachable
+    Temporal is a 503 instead.
+    """
+    return await Client.connect(
+        "127.0.0.1:1",
+        lazy=True,
+        data_converter=converter,
+        interceptors=[_BugOnStart()],
+        retry_config=RetryConfig(max_retries=0),
+    )

@@ -13,6 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from logconfig import configure_logging
+
 from .harness import ChaosPlan, run_chaos
 
 
@@ -34,7 +36,9 @@ def main() -> int:
         deadline=args.deadline,
     )
     folder = Path(tempfile.mkdtemp(prefix="numberflow-chaos-"))
-    report = asyncio.run(run_chaos(plan, folder))
+    with (folder / "ingress.log").open("a") as ingress_log:  # the in-process ingress's lines
+        configure_logging("WARNING", json=True, stream=ingress_log)
+        report = asyncio.run(run_chaos(plan, folder))
     report.write(args.report)
     if report.violations:  # keep the database and the worker logs to look into
         report_folder = f"  the run's database and logs are in {folder}"

@@ -20,11 +20,12 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -46,16 +47,10 @@ from contracts.provision import (
 )
 from contracts.sip import exact_number_pattern
 from emulator import EmulatorConfig, EmulatorServer
-from provisioning import (
-    NoWorkerAnswered,
-    ProvisioningRefused,
-    cancel_provisioning,
-    decide,
-    start_provisioning,
-)
 from workflows import ProvisionNumbersWorkflow
 
 from .processes import ROOT, DevServer, WorkerProcess
+from .ticket_system import DirectTicketSystem, TicketSystem, retrying, serve_ingress
 
 __all__ = ["ChaosPlan", "ChaosReport", "run_chaos"]
 
@@ -113,6 +108,8 @@ class ChaosReport:
     outcomes: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     """Why the failed sagas failed (the error type), e.g. a capability LRO made to fail."""
+    ingress_answers: dict[str, int] = field(default_factory=dict)
+    """HTTP status -> how many times the ingress answered it (webhooks of half the tickets)."""
     violations: list[str] = field(default_factory=list)
     reconcile: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
@@ -194,8 +191,11 @@ async def run_chaos(
                     all_fired,
                 )
             )
+            webhooks = await running.enter_async_context(serve_ingress(client, task_queue))
+            direct = DirectTicketSystem(client, task_queue)
+            desks: tuple[TicketSystem, TicketSystem] = (webhooks, direct)
             drives = [
-                asyncio.create_task(_drive(client, task_queue, t, i * STAGGER, rng.random()))
+                asyncio.create_task(_drive(client, desks[i % 2], t, i * STAGGER, rng.random()))
                 for i, t in enumerate(tickets)
             ]
             done, pending = await asyncio.wait(drives, timeout=plan.deadline)
@@ -213,9 +213,13 @@ async def run_chaos(
                     report.violations.append(f"driver crashed: {task.exception()!r}")
             for ticket in tickets:
                 await _settle(client, ticket)
+            report.ingress_answers = {str(c): n for c, n in sorted(webhooks.answers.items())}
+            report.violations += [f"ingress answered 500: {e}" for e in webhooks.internal_errors]
             report.outcomes = dict(Counter(_outcome(t) for t in tickets))
             report.failures = dict(Counter(t.failure for t in tickets if t.failure))
-            report.violations += _check(tickets, emulator.app.emulator.state())
+            state = emulator.app.emulator.state()
+            report.violations += _check(tickets, state)
+            report.violations += await _hold_trails(client, _left_holds(state), folder)
             report.reconcile = await asyncio.to_thread(_reconcile, server.address, task_queue)
             report.violations += _reconcile_violations(report.reconcile)
             if history_sink is not None:
@@ -286,48 +290,35 @@ _AUTO_APPROVED = {
 
 
 async def _drive(
-    client: Client, task_queue: str, ticket: Ticket, delay: float, luck: float
+    client: Client, desk: TicketSystem, ticket: Ticket, delay: float, luck: float
 ) -> None:
     """Play the ticket system and the approver for one ticket, through any outage."""
     await asyncio.sleep(delay)
     request = ticket.request
-    await _retrying(lambda: start_provisioning(client, request, task_queue))
+    await desk.create(request)
     handle = client.get_workflow_handle(workflow_id_for(request.ticket_id))
     behaviour = ticket.behaviour
     if behaviour == "redeliver":
         await asyncio.sleep(luck)
-        again = await _retrying(lambda: start_provisioning(client, request, task_queue))
-        assert not again.started, "a redelivered created started a second run"
+        assert not await desk.create(request), "a redelivered created started a second run"
     if behaviour in ("approve", "reject", "cancel_waiting", "cancel_purchasing"):
         await _until_stage(handle, {Stage.AWAITING_APPROVAL})
         if behaviour == "cancel_waiting":
-            await _cancel(client, request.ticket_id)
+            await desk.cancel(request.ticket_id)
         elif behaviour == "reject":
             rejection = Decision(decision=DecisionKind.REJECTED, approver="chaos", note="no")
-            await _decide(client, request.ticket_id, rejection)
+            await desk.decide(request.ticket_id, rejection)
         else:
             approval = Decision(decision=DecisionKind.APPROVED, approver="chaos")
-            await _decide(client, request.ticket_id, approval)
+            await desk.decide(request.ticket_id, approval)
             if behaviour == "cancel_purchasing":
                 await asyncio.sleep(luck * 0.5)
-                await _cancel(client, request.ticket_id)
+                await desk.cancel(request.ticket_id)
     if behaviour == "cancel_after_completion":
         await _until_stage(handle, {Stage.COMPLETED, Stage.COMPENSATED})
-        await _cancel(client, request.ticket_id)
-        await _retrying(lambda: start_provisioning(client, request, task_queue))
+        await desk.cancel(request.ticket_id)
+        await desk.create(request)
     await _until_closed(handle)
-
-
-async def _retrying(action: Callable[[], Awaitable[Any]], attempts: int = 120) -> Any:
-    """Call through a Temporal outage (a restart takes a few seconds)."""
-    for attempt in range(attempts):
-        try:
-            return await action()
-        except (RPCError, NoWorkerAnswered):  # a ticket system re-sends after a 503
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(0.5)
-    return None
 
 
 async def _status(handle: Any) -> ProvisionStatus | None:
@@ -359,24 +350,6 @@ async def _is_closed(handle: Any) -> bool:
     except RPCError:
         return False
     return bool(description.status is not WorkflowExecutionStatus.RUNNING)
-
-
-async def _decide(client: Client, ticket_id: str, decision: Decision) -> None:
-    """Approve or reject as the CLI does; a refusal (the saga moved on, a cancel won) is fine."""
-    for _ in range(120):
-        try:
-            await decide(client, ticket_id, decision)
-            return
-        except ProvisioningRefused:
-            return
-        except (RPCError, WorkflowQueryFailedError, NoWorkerAnswered):
-            await asyncio.sleep(0.5)  # Temporal is restarting, or no worker runs right now
-
-
-async def _cancel(client: Client, ticket_id: str) -> None:
-    """Cancel as a ticket system would; a refusal (already ended) is the right answer."""
-    with contextlib.suppress(ProvisioningRefused):
-        await _retrying(lambda: cancel_provisioning(client, ticket_id))
 
 
 # -- the chaos ----------------------------------------------------------------------------------
@@ -498,7 +471,7 @@ async def _settle(client: Client, ticket: Ticket) -> None:
         workflow_id_for(ticket.request.ticket_id), result_type=ProvisionResult
     )
     try:
-        description = await _retrying(handle.describe)
+        description = await retrying(handle.describe)
     except RPCError as error:
         ticket.status = f"UNKNOWN ({error.message})"
         return
@@ -561,6 +534,72 @@ def _check(tickets: list[Ticket], state: dict[str, Any]) -> list[str]:
     ]
     violations += _check_routes(completed, state["sip"]["routes"])
     return violations
+
+
+_HOLD_STEPS = frozenset(
+    {"acquire_reservation", "release_hold", "begin_purchase", "settle_purchase"}
+)
+"""The activities whose input names a hold."""
+_SAGA_EVENTS = (
+    "WORKFLOW_EXECUTION_CANCEL_REQUESTED",
+    "WORKFLOW_EXECUTION_SIGNALED",
+    "WORKFLOW_EXECUTION_COMPLETED",
+    "WORKFLOW_EXECUTION_FAILED",
+    "WORKFLOW_EXECUTION_CANCELED",
+)
+"""What a saga was told and how it ended, shown around its hold's steps."""
+
+
+def _left_holds(state: dict[str, Any]) -> set[str]:
+    return {
+        r["id"]
+        for r in state["phoneNumbers"]["reservations"]
+        if r["status"] in ("active", "submitted")
+    }
+
+
+async def _hold_trails(client: Client, holds: set[str], folder: Path) -> list[str]:
+    """Name the saga of each hold left behind, with what its history did with that hold.
+
+    A leaked hold is a timing window, and the same seed rarely repeats it: the violation
+    carries the ticket and the trail of the hold's steps, and the history is saved beside the
+    report (``hold-<id>-<workflow>.json``) to replay or read.
+    """
+    if not holds:
+        return []
+    found: dict[str, list[str]] = {}
+    async for run in client.list_workflows():
+        history = await client.get_workflow_handle(run.id, run_id=run.run_id).fetch_history()
+        steps: dict[int, str] = {}
+        trail: list[str] = []
+        mine: set[str] = set()
+        for event in history.events:
+            kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+            attributes: Any = getattr(event, event.WhichOneof("attributes") or "", None)
+            if kind == "ACTIVITY_TASK_SCHEDULED":
+                name = attributes.activity_type.name
+                if name not in _HOLD_STEPS:
+                    continue
+                text = json.dumps(
+                    await client.data_converter.decode(attributes.input.payloads), default=str
+                )
+                named = {hold for hold in holds if hold in text}
+                if named:
+                    mine |= named
+                    steps[event.event_id] = name
+                    trail.append(f"#{event.event_id} {name} scheduled")
+            elif getattr(attributes, "scheduled_event_id", None) in steps:
+                trail.append(f"#{event.event_id} {steps[attributes.scheduled_event_id]} {kind}")
+            elif kind in _SAGA_EVENTS:
+                trail.append(f"#{event.event_id} {kind}")
+        for hold in mine:
+            (folder / f"hold-{hold}-{run.id}.json").write_text(history.to_json())
+            found.setdefault(hold, []).append(f"{run.id} (run {run.run_id}): {'; '.join(trail)}")
+    return [
+        f"hold {hold} left active belongs to "
+        + (" and ".join(found[hold]) if hold in found else "no saga's history")
+        for hold in sorted(holds)
+    ]
 
 
 def _check_completed(ticket: Ticket, owned: dict[str, dict[str, Any]]) -> list[str]:

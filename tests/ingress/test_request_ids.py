@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-from temporalio.client import Client
-from temporalio.service import RetryConfig
 
 from contracts.callback_hosts import CallbackHosts
 from contracts.signing import SIGNATURE_HEADER, sign
 from ingress import create_app
-from logconfig import build_formatter
+from tests.helpers import client_with_a_bug
 from tests.world import CONVERTER, base_request
 
 SECRET = "request-id-webhook-secret"
@@ -26,28 +22,11 @@ SECRET = "request-id-webhook-secret"
 
 @pytest_asyncio.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    """An ingress whose Temporal is unreachable: anything that reaches Temporal fails (500)."""
-    unreachable = await Client.connect(
-        "127.0.0.1:1", lazy=True, data_converter=CONVERTER, retry_config=RetryConfig(max_retries=0)
-    )
-    app = create_app(unreachable, [SECRET], callback_hosts=CallbackHosts())
+    """An ingress whose Temporal client has a bug on the start path: a created fails (500)."""
+    app = create_app(await client_with_a_bug(CONVERTER), [SECRET], callback_hosts=CallbackHosts())
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://i.test") as client:
         yield client
-
-
-@pytest.fixture
-def logged() -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """The JSON lines the production formatter has written since the test began."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(build_formatter(json=True))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    finally:
-        root.removeHandler(handler)
 
 
 async def test_a_fresh_id_is_echoed_and_logged(
@@ -81,7 +60,7 @@ async def test_a_callers_plain_id_is_kept_and_anything_else_replaced(
 async def test_an_unhandled_error_names_the_request_to_look_up(
     http: httpx.AsyncClient, logged: Callable[[], list[dict[str, Any]]]
 ) -> None:
-    """Temporal is unreachable: the 500 says which request id the logs file it under."""
+    """A bug: the 500 says which request id the logs file it under."""
     request = base_request()
     body = json.dumps({"event": "created", "request": request.model_dump(mode="json")}).encode()
     response = await http.post(

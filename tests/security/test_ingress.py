@@ -10,13 +10,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from temporalio.client import Client
-from temporalio.service import RetryConfig
 
 from contracts.callback_hosts import CallbackHosts
 from contracts.signing import SIGNATURE_HEADER, sign
 from ingress import create_app
 from logconfig import build_formatter
+from tests.helpers import client_with_a_bug
 from tests.ingress_world import SECRET, STATUS_TOKEN, Ingress
 from tests.world import CONVERTER, Saga, base_request
 
@@ -80,13 +79,8 @@ async def test_a_chunked_body_is_refused_while_it_streams(ingress: Ingress) -> N
 async def test_an_unhandled_error_logs_no_secret_and_stays_small(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Temporal is unreachable: a 500, and a log line without frame locals."""
-    broken = await Client.connect(
-        "127.0.0.1:1",
-        lazy=True,
-        data_converter=CONVERTER,
-        retry_config=RetryConfig(max_retries=0),
-    )
+    """A bug on the start path: a 500, and a log line without frame locals."""
+    broken = await client_with_a_bug(CONVERTER)
     app = create_app(
         broken,
         ["webhook-secret-in-a-frame"],

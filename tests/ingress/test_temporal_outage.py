@@ -1,0 +1,104 @@
+"""Temporal restarting under the ingress: 503 with ``Retry-After`` and one WARNING, never a 500.
+
+A real dev server is stopped (SIGTERM, then SIGKILL) while the ingress is asked each kind of
+request a ticket system sends: created, a decision, a cancel and a status read. Temporal
+being briefly away is expected, so the answer is "try again" (503) and the log says so in one
+line without a traceback; once Temporal is back the same deliveries go through and nothing
+sent before the outage was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+
+from connection import RETRY_AFTER_OUTAGE
+from contracts.callback_hosts import CallbackHosts
+from contracts.signing import SIGNATURE_HEADER, sign
+from ingress import create_app
+from tests.chaos.processes import DevServer
+from tests.world import CONVERTER, base_request
+
+from .conftest import Logged
+
+SECRET = "outage-webhook-secret"
+TOKEN = "outage-status-token"
+
+
+@pytest_asyncio.fixture
+async def dev_server(tmp_path: Path) -> AsyncIterator[DevServer]:
+    server = DevServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _signed(event: Mapping[str, object]) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(event).encode()
+    return body, {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(SECRET, body, int(time.time())),
+    }
+
+
+async def _deliver(http: httpx.AsyncClient, event: Mapping[str, object]) -> httpx.Response:
+    body, headers = _signed(event)
+    return await http.post("/webhooks/tickets", content=body, headers=headers)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+async def test_every_request_kind_is_503_while_temporal_is_down(
+    dev_server: DevServer, logged: Logged, how: signal.Signals
+) -> None:
+    client = await Client.connect(dev_server.address, data_converter=CONVERTER)
+    app = create_app(
+        client, [SECRET], status_tokens=[TOKEN], callback_hosts=CallbackHosts(), task_queue="gone"
+    )
+    first, second = base_request(), base_request()
+    created_first = {"event": "created", "request": first.model_dump(mode="json")}
+    created_second = {"event": "created", "request": second.model_dump(mode="json")}
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://ingress.test",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=60,
+    ) as http:
+        assert (await _deliver(http, created_first)).status_code == 202
+
+        dev_server.stop(how)
+        answers = await asyncio.gather(
+            _deliver(http, created_second),
+            _deliver(http, {"event": "approved", "ticket_id": first.ticket_id, "approver": "ops"}),
+            _deliver(http, {"event": "cancelled", "ticket_id": first.ticket_id}),
+            http.get(f"/provisionings/{first.ticket_id}"),
+        )
+        for answer in answers:
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["Retry-After"] == str(RETRY_AFTER_OUTAGE)
+            assert answer.json()["error"]["code"] == "TemporalUnavailable"
+        lines = logged()
+        outages = [line for line in lines if line["event"] == "temporal unavailable"]
+        assert sorted(line["request_id"] for line in outages) == sorted(
+            a.headers["X-Request-Id"] for a in answers
+        )
+        assert all(line["level"] == "warning" for line in outages)
+        assert not [line for line in lines if "exception" in line or "exc_info" in line]
+        assert not [line for line in lines if line["level"] in ("error", "critical")]
+
+        dev_server.start()  # same database: what was accepted before the outage is still there
+        again = await _deliver(http, created_first)
+        assert again.status_code == 200 and again.json()["note"] == "already provisioned"
+        assert (await _deliver(http, created_second)).status_code == 202  # the retry starts it

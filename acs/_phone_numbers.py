@@ -376,10 +376,17 @@ class PhoneNumbersClient(CatalogQueries, BaseClient):
         *,
         options: OperatorInformationOptions | None = None,
     ) -> OperatorInformationResult:
-        """Look up formatting (free) and, with options, operator details (billed)."""
+        """Look up formatting (free) and, with options, operator details (billed).
+
+        The service takes one number per call (400 "Can only accept one phoneNumber" for more),
+        so more than one is refused here, before anything is sent.
+        """
         numbers = [phone_numbers] if isinstance(phone_numbers, str) else list(phone_numbers)
-        if not numbers:
-            raise ValueError("give at least one phone number")
+        if len(numbers) != 1:
+            raise ValueError(
+                f"give exactly one phone number (the service looks up one per call), "
+                f"not {len(numbers)}"
+            )
         body = {
             "phoneNumbers": [validate_e164(n) for n in numbers],
             "options": (options or OperatorInformationOptions()).to_wire(),

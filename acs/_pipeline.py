@@ -7,7 +7,7 @@ import json
 import platform
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -72,13 +72,38 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     return seconds if seconds > 0 else None
 
 
+async def _answered(write: Awaitable[httpx.Response]) -> httpx.Response:
+    """Await a write to its answer even if the caller is cancelled meanwhile, then honour the cancel.
+
+    A cancel cuts the client off, not ACS: the request still lands, possibly after whatever
+    the cancel set in motion has looked at ACS. A saga cancelled while a PATCH adding numbers
+    to its reservation was on the wire deleted the reservation in its compensation, then the
+    PATCH (create-or-update) created it again, holding numbers for nobody. Waiting for the
+    answer (bounded by the client's timeouts) means that once the caller has stopped, every
+    change it made is visible.
+    """
+    sending = asyncio.ensure_future(write)
+    cancelled = False
+    while not sending.done():
+        try:
+            await asyncio.wait({sending})  # a cancel of this wait leaves the request running
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        if not sending.cancelled():
+            sending.exception()  # how the write ended does not matter to a cancelled caller
+        raise asyncio.CancelledError()
+    return sending.result()
+
+
 class Pipeline:
     """Sends requests for one ACS endpoint with one auth and one api-version.
 
     Only GET is retried here (transport errors, 408/429/5xx), a bounded number of times with
     jittered backoff that honours ``Retry-After``. POST, PATCH and DELETE are sent once: ACS has
     no repeatability headers, so re-sending a purchase is the caller's decision, made after it
-    checked whether the first one happened.
+    checked whether the first one happened. Nor is a write abandoned on the wire: a cancel that
+    arrives while one is in flight waits for its answer (see ``_answered``).
     """
 
     def __init__(
@@ -165,10 +190,11 @@ class Pipeline:
         attempts = 1 + (self._get_retries if method == "GET" else 0)
         for attempt in range(attempts):
             last_attempt = attempt == attempts - 1
+            send = self._client.request(
+                method, url, content=content, headers=request_headers, auth=self._auth
+            )
             try:
-                response = await self._client.request(
-                    method, url, content=content, headers=request_headers, auth=self._auth
-                )
+                response = await (send if method == "GET" else _answered(send))
             except httpx.TransportError as exc:
                 if last_attempt:
                     failure = AcsTransportError(

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from ._errors import ApiError
-from ._inventory import COUNTRIES, Country, InventoryNumber, Offering
+from ._inventory import COUNTRIES, Country, InventoryNumber, Locality, Offering
 from ._validation import ASSIGNMENT_TYPES, NUMBER_TYPES, json_object, optional_enum
 
 __all__ = ["Catalogue", "cost_wire"]
@@ -45,17 +45,19 @@ class Catalogue:
         country = self.country(code)
         division = query.get("administrativeDivision")
         number_type = optional_enum(query, "phoneNumberType", NUMBER_TYPES)
-        if number_type not in (None, "geographic"):
-            return []
+        listed: tuple[Locality, ...] = ()
+        if number_type in (None, "geographic"):
+            listed = country.localities
+        elif number_type == "mobile":
+            listed = country.mobile_localities
         return [
             {
                 "localizedName": loc.name,
-                "administrativeDivision": {
-                    "localizedName": loc.division,
-                    "abbreviatedName": loc.division_abbreviation,
-                },
+                "administrativeDivision": None
+                if loc.division is None
+                else {"localizedName": loc.division, "abbreviatedName": loc.division_abbreviation},
             }
-            for loc in country.localities
+            for loc in listed
             if division in (None, loc.division_abbreviation, loc.division)
         ]
 
@@ -73,7 +75,12 @@ class Catalogue:
         if number_type == "tollFree":
             return [{"areaCode": p} for p in country.toll_free_prefixes]
         if number_type == "mobile":
-            return [{"areaCode": p} for p in country.mobile_prefixes]
+            locality = query.get("locality")
+            codes = next(
+                (loc.area_codes for loc in country.mobile_localities if loc.name == locality),
+                () if locality and country.mobile_localities else country.mobile_prefixes,
+            )
+            return [{"areaCode": p} for p in codes]
         locality = query.get("locality")
         if not locality:
             raise ApiError(
@@ -114,6 +121,8 @@ class Catalogue:
         numbers = body.get("phoneNumbers")
         if not isinstance(numbers, list) or not numbers:
             raise ApiError(400, "InvalidInput", "phoneNumbers is required.", target="phoneNumbers")
+        if len(numbers) > 1:  # recorded on every version since 2024-03-01-preview
+            raise ApiError(400, "BadRequest", "Can only accept one phoneNumber")
         options = json_object(body.get("options") or {}, "options")
         details = bool(options.get("includeAdditionalOperatorDetails", False))
         return {"values": [self._operator_info(str(n), details) for n in numbers]}
@@ -165,6 +174,6 @@ def cost_wire(offering: Offering, country: Country) -> dict[str, Any]:
     """An offering's monthly price as the service writes it."""
     return {
         "amount": float(Decimal(offering.amount)),
-        "currencyCode": country.currency,
+        "currencyCode": offering.currency or country.currency,
         "billingFrequency": "monthly",
     }

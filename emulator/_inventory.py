@@ -38,11 +38,11 @@ def capability_allows(available: str, wanted: str) -> bool:
 
 @dataclass(frozen=True)
 class Locality:
-    """A city with geographic area codes."""
+    """A city with its area codes (some have no administrative division: Dublin's mobiles)."""
 
     name: str
-    division: str
-    division_abbreviation: str
+    division: str | None
+    division_abbreviation: str | None
     area_codes: tuple[str, ...]
 
 
@@ -55,6 +55,8 @@ class Offering:
     calling: str
     sms: str
     amount: Decimal
+    currency: str | None = None
+    """Where the service quotes in another currency than the country's (FR toll-free: USD)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class Country:
     mobile_prefixes: tuple[str, ...]
     offerings: tuple[Offering, ...]
     no_resell_types: frozenset[str] = frozenset()
+    mobile_localities: tuple[Locality, ...] = ()
+    """Where mobile numbers are listed by locality (IE: Dublin, area code 1)."""
 
     def offering(self, phone_number_type: str, assignment_type: str) -> Offering | None:
         """The offering for a type and assignment, if sold here."""
@@ -99,8 +103,10 @@ class InventoryNumber:
         return self.phone_number[1:]
 
 
-def _offer(kind: str, assignment: str, calling: str, sms: str, amount: str) -> Offering:
-    return Offering(kind, assignment, calling, sms, Decimal(amount))
+def _offer(
+    kind: str, assignment: str, calling: str, sms: str, amount: str, currency: str | None = None
+) -> Offering:
+    return Offering(kind, assignment, calling, sms, Decimal(amount), currency)
 
 
 _IO = "inbound+outbound"
@@ -178,9 +184,25 @@ COUNTRIES: tuple[Country, ...] = (
         (),
         (
             _offer("geographic", "application", _IO, "none", "1.25"),
-            _offer("tollFree", "application", "inbound", "none", "14.00"),
+            # recorded: browse offers inbound+outbound calling without SMS at 8.00 USD a month,
+            # a search for outbound only succeeds, and the purchase needs agreeToNotResell
+            _offer("tollFree", "application", _IO, "none", "8.00", "USD"),
         ),
         frozenset({"tollFree"}),
+    ),
+    Country(
+        "IE",
+        "Ireland",
+        "353",
+        9,
+        "USD",
+        (),
+        (),
+        ("1",),
+        # recorded: mobile numbers listed under locality Dublin (no division), area code 1,
+        # SMS without calling, 6.50 USD a month
+        (_offer("mobile", "application", "none", _IO, "6.50"),),
+        mobile_localities=(Locality("Dublin", None, None, ("1",)),),
     ),
     Country(
         "DE",
@@ -245,7 +267,12 @@ def build_numbers(seed: int, per_area_code: int) -> dict[str, InventoryNumber]:
             ("geographic", code, loc.name) for loc in country.localities for code in loc.area_codes
         ]
         prefixes += [("tollFree", code, None) for code in country.toll_free_prefixes]
-        prefixes += [("mobile", code, None) for code in country.mobile_prefixes]
+        mobile_locality = {
+            code: loc.name for loc in country.mobile_localities for code in loc.area_codes
+        }
+        prefixes += [
+            ("mobile", code, mobile_locality.get(code)) for code in country.mobile_prefixes
+        ]
         for kind, prefix, locality in prefixes:
             made = 0
             while made < per_area_code:

@@ -13,6 +13,7 @@ from ._operations import LroFault
 from ._paging import page
 from ._reply import Reply
 from ._sip import PREVIEW_VERSION, SipState
+from ._validation import number_in_path
 
 __all__ = ["PN_VERSIONS", "ROUTES", "SIP_VERSIONS", "Call", "Route"]
 
@@ -182,20 +183,22 @@ ROUTES: tuple[Route, ...] = (
         "PATCH",
         _NUM + "/capabilities",
         "PhoneNumbers_UpdateCapabilities",
-        lambda c: c.numbers.update_capabilities(c.params["n"], c.body, c.now, c.lro, c.api_version),
+        lambda c: c.numbers.update_capabilities(
+            number_in_path(c.params["n"]), c.body, c.now, c.lro, c.api_version
+        ),
         "capabilities",
     ),
     _r(
         "GET",
         _NUM,
         "PhoneNumbers_GetByNumber",
-        lambda c: _json(c.numbers.get_purchased(c.params["n"])),
+        lambda c: _json(c.numbers.get_purchased(number_in_path(c.params["n"]))),
     ),
     _r(
         "DELETE",
         _NUM,
         "PhoneNumbers_ReleasePhoneNumber",
-        lambda c: c.numbers.release(c.params["n"], c.now, c.lro, c.api_version),
+        lambda c: c.numbers.release(number_in_path(c.params["n"]), c.now, c.lro, c.api_version),
         "release",
     ),
     _r("GET", "/phoneNumbers", "PhoneNumbers_ListPhoneNumbers", _purchased),

@@ -152,7 +152,7 @@ class Searches(NumbersCore):
         if not body.get("agreeToNotResell") and self.catalogue.needs_no_resell(
             search.country.code, search.phone_number_type
         ):
-            raise no_resell_consent()
+            raise no_resell_consent(search=True, api_version=api_version)
         search.state = SearchState.PURCHASING
 
         def succeed(at: datetime) -> None:

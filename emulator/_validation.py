@@ -15,6 +15,7 @@ __all__ = [
     "NUMBER_TYPES",
     "json_object",
     "no_resell_consent",
+    "number_in_path",
     "number_not_found",
     "optional_enum",
     "required_enum",
@@ -70,6 +71,27 @@ def number_not_found(phone_number: str) -> ApiError:
     )
 
 
-def no_resell_consent() -> ApiError:
-    """The service's 400 for a purchase that needs ``agreeToNotResell`` and lacks it."""
+def number_in_path(number: str) -> str:
+    """A number as ``/phoneNumbers/{n}`` names it: E.164, or the service's id (digits, no ``+``).
+
+    The service answers both (``GET /phoneNumbers/18335186428`` is 200 for an owned
+    ``+18335186428``; recorded: ``test_purchase_reservation`` of the Python SDK, which asks for
+    the number by its browse id).
+    """
+    return "+" + number if number.isdigit() else number
+
+
+def no_resell_consent(search: bool = False, api_version: str = "") -> ApiError:
+    """The service's 400 for a purchase that needs ``agreeToNotResell`` and lacks it.
+
+    The wording differs by path: a reservation's purchase says "Consent not provided ...", a
+    search's purchase on 2025-06-01 says "Do not resell agreement was not provided ..." (both
+    recorded by the Python SDK's live tests; earlier versions' search purchase used the first).
+    """
+    if search and api_version >= "2025-06-01":
+        return ApiError(
+            400,
+            "BadRequest",
+            "Do not resell agreement was not provided and it is required for this purchase.",
+        )
     return ApiError(400, "BadRequest", "Consent not provided to not resell the phone numbers")

@@ -32,7 +32,7 @@ async def test_list_available_countries_pages(numbers: PhoneNumbersClient) -> No
     pages = [page async for page in numbers.list_available_countries(max_page_size=2).by_page()]
     codes = [c.country_code for page in pages for c in page]
     assert len(pages) == 4
-    assert codes == ["US", "CA", "GB", "FR", "DE", "DK", "AU"]
+    assert codes == ["US", "CA", "GB", "FR", "IE", "DE", "DK", "AU"]
 
 
 async def test_list_available_localities(numbers: PhoneNumbersClient) -> None:

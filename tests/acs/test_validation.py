@@ -58,7 +58,12 @@ CASES: list[tuple[str, Callable[[], Awaitable[Any]], str]] = [
     ),
     ("reservation id not a UUID", lambda: CLIENT.get_reservation("not-a-uuid"), "UUID"),
     ("empty search id", lambda: CLIENT.begin_purchase_phone_numbers(""), "search_id"),
-    ("no numbers to look up", lambda: CLIENT.search_operator_information([]), "at least one"),
+    ("no numbers to look up", lambda: CLIENT.search_operator_information([]), "exactly one"),
+    (
+        "two numbers to look up",
+        lambda: CLIENT.search_operator_information(["+14255550123", "+14255550124"]),
+        "one per call",
+    ),
     ("operator number not E.164", lambda: CLIENT.search_operator_information(["0425"]), "E.164"),
     (
         "number to add without id",

@@ -61,6 +61,7 @@ BEHAVIOURS = (
     "approve",
     "approve",
     "reject",
+    "cancel_reserving",
     "cancel_waiting",
     "cancel_purchasing",
     "cancel_after_completion",
@@ -301,6 +302,9 @@ async def _drive(
     if behaviour == "redeliver":
         await asyncio.sleep(luck)
         assert not await desk.create(request), "a redelivered created started a second run"
+    if behaviour == "cancel_reserving":  # while its hold is being taken, writes on the wire
+        await asyncio.sleep(luck * 0.5)
+        await desk.cancel(request.ticket_id)
     if behaviour in ("approve", "reject", "cancel_waiting", "cancel_purchasing"):
         await _until_stage(handle, {Stage.AWAITING_APPROVAL})
         if behaviour == "cancel_waiting":
@@ -369,6 +373,12 @@ def _add_faults(emulator: EmulatorServer, rng: random.Random, scale: float) -> N
             "action": {"type": "status", "status": 429, "code": "TooManyRequests", "retryAfter": 1},
         },
         {"probability": 0.04, "action": {"type": "latency", "seconds": 0.5}},
+        {  # a slow reservation change: the window a cancel can race (cancel_reserving)
+            "method": "PATCH",
+            "path": "/reservations/",
+            "probability": 0.1,
+            "action": {"type": "latency", "seconds": 1.0},
+        },
         {"probability": 0.02, "action": {"type": "drop", "when": "before"}},
         {
             "operation": "PhoneNumbers_PurchaseReservation",

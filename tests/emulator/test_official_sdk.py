@@ -63,7 +63,10 @@ class TestSyncPhoneNumbersClient:
                 "FR", phone_number_type="tollFree", assignment_type="application"
             )
         )
-        assert offerings[0].cost.currency_code == "EUR"
+        # as recorded: FR toll-free is quoted in USD, calling without SMS
+        assert (offerings[0].cost.currency_code, offerings[0].cost.amount) == ("USD", 8.0)
+        capabilities = offerings[0].available_capabilities
+        assert (capabilities.calling, capabilities.sms) == ("inbound+outbound", "none")
 
     def test_search_purchase_update_release(
         self, server: EmulatorServer, key: AzureKeyCredential
@@ -196,7 +199,7 @@ class TestAioPhoneNumbersClient:
 
     async def test_catalog(self, aio_numbers: AioPhoneNumbersClient) -> None:
         """The four catalogue lists page through the async pagers."""
-        assert len([c async for c in aio_numbers.list_available_countries()]) == 7
+        assert len([c async for c in aio_numbers.list_available_countries()]) == 8
         assert [
             loc.localized_name async for loc in aio_numbers.list_available_localities("CA")
         ] == ["Toronto", "Vancouver"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -18,7 +19,7 @@ from acs import (
     ReservationStatus,
 )
 from tests.conftest import EmulatorEnv
-from tests.helpers import completed_search, reservation
+from tests.helpers import completed_search, purchased_numbers, reservation
 
 CAPS = PhoneNumberCapabilities(calling="inbound+outbound", sms="inbound+outbound")
 
@@ -175,7 +176,7 @@ async def test_no_resell_agreement_is_enforced_on_search_purchase(
     await client.wait(ref, schedule=PollSchedule(0.01, 0.01))
     result = await client.get_search_result(str(ref.resource_id))
     assert result.is_agreement_to_not_resell_required
-    with pytest.raises(AcsValidationError, match="Consent not provided"):
+    with pytest.raises(AcsValidationError, match="Do not resell agreement was not provided"):
         await client.begin_purchase_phone_numbers(result.search_id)
     assert _counts(asgi_env, "FR")["purchased"] == 0
     await client.wait(
@@ -252,4 +253,55 @@ async def test_inventory_is_deterministic_from_the_seed() -> None:
 
     assert numbers(7) == numbers(7) != numbers(8)
     countries = create_app().emulator.state()["phoneNumbers"]["inventory"]
-    assert {"US", "CA", "GB", "FR", "DE", "DK", "AU"} <= set(countries)
+    assert {"US", "CA", "GB", "FR", "IE", "DE", "DK", "AU"} <= set(countries)
+
+
+# -- answers recorded by the official SDK's live tests (README, fidelity notes) ------------------
+
+
+async def test_operator_information_takes_one_number_per_call(client: PhoneNumbersClient) -> None:
+    pipeline = client._pipeline  # noqa: SLF001 - the wire as the service sees it, past our check
+    two = {"phoneNumbers": ["+14255550123", "+14255550124"]}
+    with pytest.raises(AcsValidationError, match="Can only accept one phoneNumber") as refused:
+        await pipeline.request_json("POST", "/operatorInformation/:search", body=two)
+    assert refused.value.code == "BadRequest"
+
+
+async def test_an_owned_number_is_found_by_its_id_without_plus(client: PhoneNumbersClient) -> None:
+    [number] = await purchased_numbers(client)
+    by_id = await client._pipeline.request_json("GET", f"/phoneNumbers/{number[1:]}")  # noqa: SLF001
+    assert by_id["phoneNumber"] == number and by_id["id"] == number[1:]
+
+
+async def test_france_toll_free_sells_outbound_calling_in_usd_with_the_agreement(
+    client: PhoneNumbersClient,
+) -> None:
+    ref = await client.begin_search_available_phone_numbers(
+        "FR", "tollFree", "application", PhoneNumberCapabilities(calling="outbound", sms="none")
+    )
+    await client.wait(ref, schedule=PollSchedule(0.01, 0.01))
+    result = await client.get_search_result(str(ref.resource_id))
+    assert (result.cost.amount, result.cost.currency_code) == (Decimal("8.00"), "USD")
+    assert result.is_agreement_to_not_resell_required
+
+
+async def test_ireland_lists_mobile_numbers_under_dublin(client: PhoneNumbersClient) -> None:
+    localities = [
+        loc async for loc in client.list_available_localities("IE", phone_number_type="mobile")
+    ]
+    assert [(loc.localized_name, loc.administrative_division) for loc in localities] == [
+        ("Dublin", None)
+    ]
+    codes = [
+        a.area_code
+        async for a in client.list_available_area_codes(
+            "IE", "mobile", assignment_type="application", locality="Dublin"
+        )
+    ]
+    assert codes == ["1"]
+    browse = await client.browse_available_phone_numbers(
+        country_code="IE", phone_number_type="mobile"
+    )
+    first = browse.phone_numbers[0]
+    assert str(first.phone_number).startswith("+3531")
+    assert (first.capabilities.calling, first.capabilities.sms) == ("none", "inbound+outbound")

@@ -147,7 +147,18 @@ async def read_status(client: Client, ticket_id: str) -> ProvisionStatus:
             raise ProvisioningNotFound(ticket_id) from None
         if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
             raise NoWorkerAnswered(ticket_id) from None
+        if _no_poller(error):
+            raise NoWorkerAnswered(ticket_id) from None
         raise
+
+
+def _no_poller(error: RPCError) -> bool:
+    """The server refuses a query outright when it has seen no worker poll the task queue lately.
+
+    ("no poller seen for task queue recently, worker may be down": all workers gone, or a
+    server just restarted that has not met them yet; found by a chaos run.)
+    """
+    return error.status is RPCStatusCode.FAILED_PRECONDITION and "poller" in error.message.lower()
 
 
 async def worker_polls(client: Client, task_queue: str) -> bool:

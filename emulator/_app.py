@@ -179,6 +179,12 @@ class EmulatorApp:
             if (method, path) == ("DELETE", "faults"):
                 em.faults.clear()
                 return Reply(204)
+            if (method, path) == ("POST", "reservations"):
+                # a reservation the resource already has (one made before the emulator started)
+                reservation_id = data.get("id") if isinstance(data, dict) else None
+                if not isinstance(reservation_id, str):
+                    raise ApiError(400, "InvalidInput", 'Give {"id": "<uuid>"}.')
+                return em.numbers.upsert_reservation(reservation_id, {}, em.clock.now())
             if (method, path) == ("POST", "sip/domains"):
                 return Reply(201, em.sip.verify_domain(data))
             if (method, path) == ("POST", "numbers/purchase"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Self
 
 import uvicorn
@@ -26,8 +27,14 @@ class EmulatorServer:
     """
 
     def __init__(
-        self, config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """``tls`` is (certificate chain, private key) in PEM: serve HTTPS, as the service does."""
         self.config = config or EmulatorConfig()
         self.app: EmulatorApp = create_app(self.config)
         self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -35,20 +42,29 @@ class EmulatorServer:
         self._socket.bind((host, port))
         self.host = host
         self.port: int = self._socket.getsockname()[1]
+        self.scheme = "https" if tls else "http"
+        certificate, key = tls or (None, None)
         self._server = uvicorn.Server(
-            uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+            uvicorn.Config(
+                self.app,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                ssl_certfile=certificate,
+                ssl_keyfile=key,
+            )
         )
         self._thread: threading.Thread | None = None
 
     @property
     def endpoint(self) -> str:
-        """``http://host:port`` without a trailing slash (what the official SDK needs)."""
+        """``http(s)://host:port`` without a trailing slash (what the official SDK needs)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     @property
     def connection_string(self) -> str:
-        """``endpoint=http://host:port;accesskey=KEY``."""
+        """``endpoint=http(s)://host:port;accesskey=KEY``."""
         return f"endpoint={self.endpoint};accesskey={self.config.access_key}"
 
     def serve_forever(self) -> None:

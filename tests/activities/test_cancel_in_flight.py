@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from temporalio.testing import ActivityEnvironment
 
 from activities import PhoneNumberActivities
 from contracts.activities import HoldInput, ReleaseHoldInput

@@ -20,6 +20,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
+from temporalio.worker import Worker
 
 from connection import RETRY_AFTER_OUTAGE
 from contracts.callback_hosts import CallbackHosts
@@ -27,11 +28,13 @@ from contracts.signing import SIGNATURE_HEADER, sign
 from ingress import create_app
 from tests.chaos.processes import DevServer
 from tests.world import CONVERTER, base_request
+from workflows import ProvisionNumbersWorkflow
 
 from .conftest import Logged
 
 SECRET = "outage-webhook-secret"
 TOKEN = "outage-status-token"
+QUEUE = "outage"
 
 
 @pytest_asyncio.fixture
@@ -64,7 +67,7 @@ async def test_every_request_kind_is_503_while_temporal_is_down(
 ) -> None:
     client = await Client.connect(dev_server.address, data_converter=CONVERTER)
     app = create_app(
-        client, [SECRET], status_tokens=[TOKEN], callback_hosts=CallbackHosts(), task_queue="gone"
+        client, [SECRET], status_tokens=[TOKEN], callback_hosts=CallbackHosts(), task_queue=QUEUE
     )
     first, second = base_request(), base_request()
     created_first = {"event": "created", "request": first.model_dump(mode="json")}
@@ -76,7 +79,10 @@ async def test_every_request_kind_is_503_while_temporal_is_down(
         headers={"Authorization": f"Bearer {TOKEN}"},
         timeout=60,
     ) as http:
-        assert (await _deliver(http, created_first)).status_code == 202
+        # A worker runs the saga's first step (its activities are left to nobody), and stops.
+        async with Worker(client, task_queue=QUEUE, workflows=[ProvisionNumbersWorkflow]):
+            assert (await _deliver(http, created_first)).status_code == 202
+            assert (await http.get(f"/provisionings/{first.ticket_id}")).status_code == 200
 
         dev_server.stop(how)
         answers = await asyncio.gather(
@@ -99,6 +105,11 @@ async def test_every_request_kind_is_503_while_temporal_is_down(
         assert not [line for line in lines if line["level"] in ("error", "critical")]
 
         dev_server.start()  # same database: what was accepted before the outage is still there
+        # A server just restarted has seen no worker poll since, and refuses a query outright ("no
+        # poller seen for task queue recently"): that is "no worker answered", not a bug.
+        unanswered = await http.get(f"/provisionings/{first.ticket_id}")
+        assert unanswered.status_code == 503, unanswered.text
+        assert unanswered.json()["error"]["code"] == "NoWorker"
         again = await _deliver(http, created_first)
         assert again.status_code == 200 and again.json()["note"] == "already provisioned"
         assert (await _deliver(http, created_second)).status_code == 202  # the retry starts it

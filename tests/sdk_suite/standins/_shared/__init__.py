@@ -1,0 +1,1 @@
+"""The suite's shared test helpers (``_shared.utils``)."""

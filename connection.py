@@ -57,6 +57,8 @@ _OUTAGE_STATUSES = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
 )
 """gRPC answers that mean "not now" (down, restarting, overloaded), not "no" or a bug."""
+_LOST_CONNECTION = ("transport error", "connection reset", "broken pipe", "error trying to connect")
+"""What the client says (status UNKNOWN) when the server went away in the middle of a call."""
 
 
 def outage_reason(error: BaseException) -> str | None:
@@ -68,7 +70,12 @@ def outage_reason(error: BaseException) -> str | None:
     """
     if isinstance(error, RPCTimeoutOrCancelledError):
         return "Temporal did not answer in time"
-    if isinstance(error, RPCError) and error.status in _OUTAGE_STATUSES:
+    if not isinstance(error, RPCError):
+        return None
+    lost = error.status is RPCStatusCode.UNKNOWN and any(
+        sign in error.message.lower() for sign in _LOST_CONNECTION
+    )
+    if error.status in _OUTAGE_STATUSES or lost:
         return f"Temporal is unavailable ({error.status.name.lower()}: {_reason(error)})"
     return None
 

@@ -35,6 +35,8 @@ from .conftest import Logged
 SECRET = "outage-webhook-secret"
 TOKEN = "outage-status-token"
 QUEUE = "outage"
+DOWN = 12.0
+"""Seconds the server stays down: longer than the client's own retries of an unreachable server."""
 
 
 @pytest_asyncio.fixture
@@ -113,3 +115,60 @@ async def test_every_request_kind_is_503_while_temporal_is_down(
         again = await _deliver(http, created_first)
         assert again.status_code == 200 and again.json()["note"] == "already provisioned"
         assert (await _deliver(http, created_second)).status_code == 202  # the retry starts it
+
+
+@pytest.mark.timeout(240)
+async def test_requests_in_flight_when_temporal_dies_are_never_500(
+    dev_server: DevServer, logged: Logged
+) -> None:
+    """Requests of every kind keep arriving while the server is SIGKILLed and restarted."""
+    client = await Client.connect(dev_server.address, data_converter=CONVERTER)
+    app = create_app(
+        client, [SECRET], status_tokens=[TOKEN], callback_hosts=CallbackHosts(), task_queue=QUEUE
+    )
+    waiting = base_request()
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    answers: list[httpx.Response] = []
+    async with (
+        httpx.AsyncClient(
+            transport=transport,
+            base_url="http://ingress.test",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=60,
+        ) as http,
+        Worker(client, task_queue=QUEUE, workflows=[ProvisionNumbersWorkflow]),
+    ):
+        created = {"event": "created", "request": waiting.model_dump(mode="json")}
+        assert (await _deliver(http, created)).status_code == 202
+
+        async def ticket_system(until: float) -> None:
+            while asyncio.get_running_loop().time() < until:
+                fresh = {"event": "created", "request": base_request().model_dump(mode="json")}
+                answers.extend(
+                    await asyncio.gather(
+                        _deliver(http, fresh),
+                        _deliver(http, {"event": "cancelled", "ticket_id": "T-nobody"}),
+                        _deliver(
+                            http,
+                            {
+                                "event": "rejected",
+                                "ticket_id": "T-nobody",
+                                "approver": "ops",
+                                "reason": "no",
+                            },
+                        ),  # fmt: skip
+                        http.get(f"/provisionings/{waiting.ticket_id}"),
+                    )
+                )
+
+        until = asyncio.get_running_loop().time() + DOWN + 5
+        sending = asyncio.create_task(ticket_system(until))
+        await asyncio.sleep(1.5)
+        dev_server.stop(signal.SIGKILL)
+        await asyncio.sleep(DOWN)
+        dev_server.start()
+        await sending
+    codes = {answer.status_code for answer in answers}
+    assert 500 not in codes, [a.text for a in answers if a.status_code == 500][:3]
+    assert 503 in codes and 202 in codes, codes
+    assert not [line for line in logged() if line["level"] in ("error", "critical")]

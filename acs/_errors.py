@@ -9,6 +9,8 @@ AcsError                       every failure this library raises
 │   ├── AcsConflictError       409                                                       not retryable
 │   ├── AcsValidationError     400 / 415 / 422                                           not retryable
 │   ├── AcsThrottledError      429                                                       retryable
+│   │   └── AcsQuotaExceededError  429 QuotaExceeded: a tenant limit (searches or
+│   │                          purchases per week) is reached; wait ``retry_after``       not retryable
 │   └── AcsServerError         5xx                                                       retryable
 ├── AcsOperationFailedError    a long-running operation ended in ``failed``              not retryable
 └── AcsProtocolError           an answer this library cannot trust (unknown LRO status,
@@ -30,13 +32,19 @@ __all__ = [
     "AcsNotFoundError",
     "AcsOperationFailedError",
     "AcsProtocolError",
+    "AcsQuotaExceededError",
     "AcsResponseError",
     "AcsServerError",
     "AcsThrottledError",
     "AcsTransportError",
     "AcsValidationError",
+    "QUOTA_EXCEEDED",
     "error_for_response",
 ]
+
+QUOTA_EXCEEDED = "QuotaExceeded"
+"""The code of a refusal for a tenant limit (the emulator's choice; the service's is not
+documented), as opposed to plain throttling (429 with a short ``Retry-After``)."""
 
 
 class AcsError(Exception):
@@ -137,6 +145,16 @@ class AcsThrottledError(AcsResponseError):
     retryable = True
 
 
+class AcsQuotaExceededError(AcsThrottledError):
+    """429 ``QuotaExceeded``: the tenant spent a limit; ``retry_after`` is when it has room again.
+
+    Not retryable: the window reopens in hours or days, and the service warns that every
+    request accrues against the limits. Wait, or have Microsoft raise the limit.
+    """
+
+    retryable = False
+
+
 class AcsServerError(AcsResponseError):
     """5xx: the service failed; the same request may succeed later."""
 
@@ -166,9 +184,15 @@ def error_for_response(
     if not isinstance(inner, dict):
         inner = {}
     details = error.get("details")
-    return _class_for_status(status_code)(
+    code = str(error.get("code") or _default_code(status_code))
+    kind = (
+        AcsQuotaExceededError
+        if status_code == 429 and code == QUOTA_EXCEEDED
+        else _class_for_status(status_code)
+    )
+    return kind(
         str(error.get("message") or f"HTTP {status_code} with no error envelope"),
-        code=str(error.get("code") or _default_code(status_code)),
+        code=code,
         target=_str_or_none(error.get("target")),
         inner_code=_str_or_none(inner.get("code")),
         inner_message=_str_or_none(inner.get("message")),

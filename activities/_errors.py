@@ -31,6 +31,7 @@ def to_application_error(error: AcsError) -> ApplicationError:
             "inner_message": error.inner_message,
             "status": error.status_code,
             "target": error.target,
+            "retry_after": error.retry_after,
             **error.support_ids(),
         },
         type=type(error).__name__,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from emulator import DEFAULT_ACCESS_KEY, EmulatorConfig, EmulatorServer
+from emulator import DEFAULT_ACCESS_KEY, EmulatorConfig, EmulatorServer, TenantLimits
 
 __all__ = ["emulator"]
 
@@ -35,8 +35,22 @@ def emulator(
     numbers_per_area_code: Annotated[
         int, typer.Option(help="Inventory size per area code.", min=1, max=100_000)
     ] = EmulatorConfig.numbers_per_area_code,
+    limits: Annotated[
+        str,
+        typer.Option(
+            help="Tenant limits: none, or new-tenant (5 searches and 1 purchase a week, as "
+            "a tenant Microsoft has not raised)."
+        ),
+    ] = "none",
+    release_quarantine_seconds: Annotated[
+        float, typer.Option(help="Seconds a released number is not offered again.", min=0)
+    ] = EmulatorConfig.release_quarantine_seconds,
 ) -> None:
     """Serve both ACS APIs over plain HTTP and print the connection string."""
+    try:
+        tenant = TenantLimits.preset(limits)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--limits") from None
     config = EmulatorConfig(
         access_key=access_key,
         seed=seed,
@@ -45,6 +59,8 @@ def emulator(
         verified_domains=tuple(verified_domain or ("example.com",)),
         bearer_tokens=frozenset(bearer_token or ()),
         numbers_per_area_code=numbers_per_area_code,
+        limits=tenant,
+        release_quarantine_seconds=release_quarantine_seconds,
     )
     server = EmulatorServer(config, host=host, port=port)
     typer.echo(server.connection_string, nl=True)

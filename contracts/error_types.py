@@ -39,6 +39,8 @@ ACS_CONFLICT = "AcsConflictError"
 ACS_VALIDATION = "AcsValidationError"
 ACS_OPERATION_FAILED = "AcsOperationFailedError"
 ACS_PROTOCOL = "AcsProtocolError"
+ACS_QUOTA_EXCEEDED = "AcsQuotaExceededError"
+"""A tenant limit is spent: never retried at once (the window reopens in hours or days)."""
 ACS_ERROR_TYPES = (
     ACS_TRANSPORT,
     ACS_THROTTLED,
@@ -49,6 +51,7 @@ ACS_ERROR_TYPES = (
     ACS_VALIDATION,
     ACS_OPERATION_FAILED,
     ACS_PROTOCOL,
+    ACS_QUOTA_EXCEEDED,
 )
 ACS_RETRYABLE = (ACS_TRANSPORT, ACS_THROTTLED, ACS_SERVER)
 ACS_NON_RETRYABLE = tuple(t for t in ACS_ERROR_TYPES if t not in ACS_RETRYABLE)

@@ -18,6 +18,7 @@ from ._config import EmulatorConfig
 from ._errors import ApiError
 from ._faults import FaultBook
 from ._hmac import verify_request
+from ._limits import SEARCHES
 from ._numbers import PhoneNumbersState
 from ._reply import Reply
 from ._routes import ROUTES, Call, Route
@@ -27,6 +28,12 @@ __all__ = ["ConnectionDropped", "Emulator", "EmulatorApp", "create_app"]
 
 _ADMIN = "/_emulator/"
 _JSON = "application/json; charset=utf-8"
+
+
+_SEARCHES = frozenset(
+    {"PhoneNumbers_SearchAvailablePhoneNumbers", "PhoneNumbers_BrowseAvailableNumbers"}
+)
+"""Requests that look for numbers to buy: each spends the tenant's search limit."""
 
 
 class ConnectionDropped(Exception):  # noqa: N818 - it is an event, not an error of the app
@@ -58,6 +65,7 @@ class Emulator:
             "now": format_time(now),
             "phoneNumbers": self.numbers.snapshot(),
             "sip": self.sip.get(PREVIEW_VERSION),
+            "limits": self.numbers.limits.to_wire(now),
             "requestCounts": dict(self.request_counts),
             "faults": [rule.to_wire() for rule in self.faults.rules],
         }
@@ -132,6 +140,8 @@ class EmulatorApp:
             raise ApiError(415, "UnsupportedMediaType", "Unsupported Media Type.")
         now = em.clock.now()
         em.numbers.settle(now)
+        if route.operation in _SEARCHES:
+            em.numbers.limits.spend(SEARCHES, now)
         call = Call(
             em.numbers,
             em.sip,
@@ -179,6 +189,11 @@ class EmulatorApp:
             if (method, path) == ("DELETE", "faults"):
                 em.faults.clear()
                 return Reply(204)
+            if (method, path) == ("GET", "limits"):
+                return Reply(200, em.numbers.limits.to_wire(em.clock.now()))
+            if (method, path) == ("POST", "limits"):
+                em.numbers.limits.grant(data)  # a support request granted
+                return Reply(200, em.numbers.limits.to_wire(em.clock.now()))
             if (method, path) == ("POST", "reservations"):
                 # a reservation the resource already has (one made before the emulator started)
                 reservation_id = data.get("id") if isinstance(data, dict) else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ._limits import TenantLimits
+
 __all__ = ["DEFAULT_ACCESS_KEY", "EmulatorConfig"]
 
 DEFAULT_ACCESS_KEY = "ZW11bGF0b3ItdGVzdC1rZXktMDEyMzQ1Njc4OWFiY2RlZg=="
@@ -27,6 +29,8 @@ class EmulatorConfig:
         numbers_per_area_code: Inventory size per area code.
         lro_retry_after: ``Retry-After`` seconds on LRO polls (the service sends none).
         require_auth: Check signatures at all (off only for tests of other layers).
+        limits: The tenant's searches and purchases per rolling week (default: none).
+        release_quarantine_seconds: How long a released number is not offered again.
     """
 
     access_key: str = DEFAULT_ACCESS_KEY
@@ -41,3 +45,5 @@ class EmulatorConfig:
     numbers_per_area_code: int = 25
     lro_retry_after: int | None = None
     require_auth: bool = True
+    limits: TenantLimits = field(default_factory=TenantLimits)
+    release_quarantine_seconds: float = 24 * 60 * 60

@@ -8,7 +8,7 @@ states (``_records``), the core and its clock (``_numbers_core``), reservations
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ._clock import format_time
@@ -123,9 +123,12 @@ class PhoneNumbersState(Reservations, Searches):
         op_id = f"release_{release_id}"
         self._releasing[phone_number] = op_id
 
-        def succeed(_: datetime) -> None:
+        def succeed(at: datetime) -> None:
             self._releasing.pop(phone_number, None)
             self.purchased.pop(phone_number, None)
+            quarantine = self._config.release_quarantine_seconds
+            if quarantine > 0:
+                self.quarantined[phone_number] = at + timedelta(seconds=quarantine)
 
         def fail(_: datetime) -> None:
             self._releasing.pop(phone_number, None)

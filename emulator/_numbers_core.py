@@ -15,6 +15,7 @@ from typing import Any
 from ._catalogue import Catalogue
 from ._config import EmulatorConfig
 from ._inventory import build_numbers
+from ._limits import PURCHASES, LimitBook
 from ._operations import LroFault, Operation, lro_reply
 from ._records import (
     Purchased,
@@ -48,11 +49,17 @@ class NumbersCore:
         """Every number bought, with the hold that bought it (``portal`` when bought outside)."""
         self._updating: dict[str, str] = {}
         self.catalogue = Catalogue(self.inventory)
+        self.limits = LimitBook(config.limits)
+        self.quarantined: dict[str, datetime] = {}
+        """Released numbers and when they may be offered again ("cannot be immediately
+        acquired", as the SDK's tracker reports of the service)."""
 
     # -- time ----------------------------------------------------------------------------------
 
     def settle(self, now: datetime) -> None:
         """Apply everything due by ``now``, earliest first (operations before expiries)."""
+        for number in [n for n, until in self.quarantined.items() if until <= now]:
+            del self.quarantined[number]
         for _, _, item in sorted(self._due(now), key=lambda e: (e[0], e[1])):
             if isinstance(item, Operation):
                 item.finish()
@@ -121,16 +128,25 @@ class NumbersCore:
         return op
 
     def _purchase_posted(
-        self, hold_id: str, op_id: str, started: bool, api_version: str
+        self, hold_id: str, op_id: str, started: bool, api_version: str, now: datetime
     ) -> Reply | None:
-        """Count a purchase POST; a hold already being bought answers with that operation."""
+        """Count a purchase POST; a hold already being bought answers with that operation.
+
+        A new purchase spends the tenant's purchase limit (refused at the limit); a repeat of
+        one under way is the same purchase and spends nothing.
+        """
         self.purchase_posts[hold_id] += 1
         if started and op_id in self.operations:
             return lro_reply(self.operations[op_id], api_version, hold_id)
+        self.limits.spend(PURCHASES, now)
         return None
 
     def _is_available(self, phone_number: str) -> bool:
-        return phone_number not in self.holds and phone_number not in self.purchased
+        return (
+            phone_number not in self.holds
+            and phone_number not in self.purchased
+            and phone_number not in self.quarantined
+        )
 
     def _release_holds(self, holder: str) -> None:
         for number in [n for n, h in self.holds.items() if h == holder]:

@@ -162,7 +162,7 @@ class Reservations(NumbersCore):
         reservation = self._reservation(reservation_id)
         op_id = f"reservationPurchase_{reservation.id}"
         started = reservation.status in (ReservationStatus.SUBMITTED, ReservationStatus.COMPLETED)
-        repeated = self._purchase_posted(reservation.id, op_id, started, api_version)
+        repeated = self._purchase_posted(reservation.id, op_id, started, api_version, now)
         if repeated is not None:
             return repeated
         if reservation.status is ReservationStatus.EXPIRED:

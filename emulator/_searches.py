@@ -142,7 +142,7 @@ class Searches(NumbersCore):
             )
         op_id = f"purchase_{search.id}"
         started = search.state in (SearchState.PURCHASING, SearchState.PURCHASED)
-        repeated = self._purchase_posted(search.id, op_id, started, api_version)
+        repeated = self._purchase_posted(search.id, op_id, started, api_version, now)
         if repeated is not None:
             return repeated
         if search.state is SearchState.EXPIRED:

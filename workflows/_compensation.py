@@ -57,6 +57,10 @@ class CompensationStack:
         """Take the newest undo off the stack, to run it now."""
         return self._entries.pop()
 
+    def newest(self) -> Compensation:
+        """The newest undo, left on the stack (run it, then ``pop`` once it is done)."""
+        return self._entries[-1]
+
     def discard(self, name: str) -> Compensation:
         """Take the newest undo of that name off the stack (its step did nothing), and return it."""
         for index in range(len(self._entries) - 1, -1, -1):

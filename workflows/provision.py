@@ -85,6 +85,9 @@ OPERATOR_INTERVENTIONS = "operator-interventions"
 """Patch: a failed step after the purchase, or a failed compensation, waits for an operator."""
 CONFIGURE_IN_BATCHES = "configure-in-batches"
 """Patch: capabilities are set by one activity per batch of numbers, not two per number."""
+RENEWAL_KEEPS_THE_OLD_UNDO = "renewal-keeps-the-old-undo"
+"""Patch: a lapsed hold's undo stays registered until its release is done, so a cancel that
+abandons that release leaves the hold to the compensation instead of to nobody."""
 _STEP_ACTIONS = (InterventionKind.RETRY, InterventionKind.SKIP, InterventionKind.ABORT)
 _COMPENSATION_ACTIONS = (InterventionKind.RETRY, InterventionKind.ABANDON)
 
@@ -234,7 +237,11 @@ class ProvisionNumbersWorkflow:
         """Let the lapsed hold go and take a new one; ask again only if it costs more."""
         self._journal.note("hold lapsed; acquiring a new one")
         assert len(self._undo) == 1, "only the hold is registered before the purchase"
-        await self._undo.pop().run()
+        if workflow.patched(RENEWAL_KEEPS_THE_OLD_UNDO):
+            await self._undo.newest().run()
+            self._undo.pop()
+        else:  # runs from before the patch took the undo off first
+            await self._undo.pop().run()
         await self._acquire_hold()
         assert self._hold is not None and self._approval.approved_cost is not None
         if self._hold.monthly_cost > self._approval.approved_cost:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -240,6 +241,17 @@ async def compensation_retried(saga: Saga) -> str:
     return workflow_id
 
 
+async def renewed(saga: Saga) -> str:
+    """Approved after the hold lapsed: the old hold is let go and a new one bought."""
+    handle = await saga.start(base_request(ticket_id="REPLAY-renewed"))
+    await saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    await saga.env.sleep(timedelta(hours=3))
+    saga.emulator.advance(3 * 3600)
+    await saga.approve(handle)
+    await handle.result()
+    return handle.id
+
+
 SCENARIOS = [
     with_callbacks,
     happy_reservation,
@@ -257,6 +269,7 @@ SCENARIOS = [
     compensation_retried,
     batched,
     sip_writer_group_commit,
+    renewed,
 ]
 
 

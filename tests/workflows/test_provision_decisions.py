@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -188,3 +189,33 @@ async def test_decisions_by_signal_follow_the_same_rule(dev_saga: Saga) -> None:
     assert [a.by for a in status.approvals] == ["bob"]
     assert status.ignored_decisions[0] == "approved by eve: 'eve' is not an approver of this ticket"
     assert status.ignored_decisions[1].startswith("rejected by alice: ")
+
+
+async def test_a_cancel_while_a_renewal_releases_the_old_hold_still_releases_it(
+    saga: Saga,
+) -> None:
+    """The hold is about to lapse when approval comes: the saga lets it go to take a new one.
+
+    A cancel that lands while that release runs abandons it (its attempt fails, and a cancelled
+    activity is not retried); the old hold's undo must still be on the stack for the
+    compensation, or the reservation stays active, holding its numbers for nobody.
+    """
+    handle = await saga.start(base_request())
+    first = await saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    await saga.env.sleep(timedelta(minutes=14, seconds=30))  # ours lapsed; ACS still holds it
+    assert [r["id"] for r in saga.active_reservations()] == [first.hold_id]
+    old = f"/reservations/{first.hold_id}"
+    slow_read = saga.emulator.app.emulator.faults.add(
+        {"method": "GET", "path": old, "times": 1, "action": {"type": "latency", "seconds": 1.0}}
+    )
+    saga.fault(
+        {"method": "DELETE", "path": old, "times": 1, "action": {"type": "status", "status": 503}}
+    )
+    await handle.signal(DECIDE_SIGNAL, Decision(decision=DecisionKind.APPROVED, approver="alice"))
+    async with asyncio.timeout(30):
+        while slow_read.fired == 0:  # the renewal's release is reading the old hold
+            await asyncio.sleep(0.01)
+    await handle.cancel()
+    status = await saga.wait_for(handle, lambda s: s.stage is Stage.COMPENSATED)
+    assert any(e.note and "hold lapsed" in e.note for e in status.timeline)
+    assert saga.active_reservations() == []

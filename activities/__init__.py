@@ -63,6 +63,7 @@ def build_activities(
         writer.answer_requests,
         writer.get_ledger,
         writer.open_saga_numbers,
+        writer.open_sagas,
         inventory.inventory_snapshot,
         callbacks.notify_callback,
     ]

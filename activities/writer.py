@@ -21,7 +21,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from contracts.activities import AttachRouteInput, DetachRouteInput, RouteResult
 from contracts.error_types import SIP_WRITER_ELSEWHERE
 from contracts.ids import PROVISION_WORKFLOW_TYPE
-from contracts.provision import ProvisionStatus
+from contracts.operations import OpenSagas
+from contracts.provision import ProvisionStatus, Stage
 from contracts.sip import (
     SIP_WORKFLOW_TYPE,
     SUBMIT_SIGNAL,
@@ -193,6 +194,28 @@ class SipWriterActivities:
     async def open_saga_numbers(self) -> tuple[str, ...]:
         """Numbers held or bought by provisioning sagas still running (not yet in the ledger).
 
+        Kept for reconcile runs from before ``open_sagas`` (its numbers are the same).
+        """
+        return tuple(n for status in await self._open_statuses() for n in status.numbers)
+
+    @activity.defn
+    async def open_sagas(self) -> OpenSagas:
+        """What running sagas hold: numbers (not yet in the ledger) and holds.
+
+        A saga still taking a hold (the first, or a new one after its hold lapsed) has a
+        reservation in ACS that its status does not name yet: it is counted, so that
+        reconciliation deletes no reservation while one may be that saga's.
+        """
+        statuses = await self._open_statuses()
+        return OpenSagas(
+            numbers=tuple(n for status in statuses for n in status.numbers),
+            holds=tuple(status.hold_id for status in statuses if status.hold_id),
+            taking_holds=sum(1 for status in statuses if status.stage is Stage.RESERVING),
+        )
+
+    async def _open_statuses(self) -> list[ProvisionStatus]:
+        """The status of every provisioning saga still running on this deployment.
+
         The sagas of this deployment: those on its task queue (one queue per ACS resource, as
         the SIP writer already assumes), not every saga of the namespace. Each is asked with
         a bound; a saga that cannot answer fails the activity (retried) rather than being
@@ -205,7 +228,7 @@ class SipWriterActivities:
         running = [execution async for execution in self._client.list_workflows(query)]
         asking = asyncio.Semaphore(_STATUS_QUERIES_AT_ONCE)
 
-        async def numbers_of(workflow_id: str, run_id: str | None) -> tuple[str, ...]:
+        async def status_of(workflow_id: str, run_id: str | None) -> ProvisionStatus | None:
             handle = self._client.get_workflow_handle(workflow_id, run_id=run_id)
             async with asking:
                 try:
@@ -214,12 +237,12 @@ class SipWriterActivities:
                     )
                 except RPCError as error:
                     if error.status is RPCStatusCode.NOT_FOUND:
-                        return ()  # closed in the meantime: its numbers are in the ledger
+                        return None  # closed in the meantime: its numbers are in the ledger
                     raise ApplicationError(
                         f"saga {workflow_id} did not answer its status query ({error.status.name}"
                         "); its numbers are unknown, so none is called an orphan yet"
                     ) from None
-            return status.numbers
+            return status
 
-        held = await asyncio.gather(*(numbers_of(e.id, e.run_id) for e in running))
-        return tuple(number for numbers in held for number in numbers)
+        answers = await asyncio.gather(*(status_of(e.id, e.run_id) for e in running))
+        return [status for status in answers if status is not None]

@@ -31,13 +31,24 @@ def reconcile(
     grace: Annotated[
         str, typer.Option(help="Only orphans bought longer ago are released: 7d, 12h, 30m, 45s.")
     ] = "7d",
+    delete_stale_holds: Annotated[
+        bool,
+        typer.Option(
+            "--delete-stale-holds",
+            help="Delete active reservations no running saga holds (else only reported).",
+        ),
+    ] = False,
     task_queue: Annotated[
         str | None, typer.Option(help="Task queue of the workers (NUMBERFLOW_TASK_QUEUE).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Report orphans (bought, owned by nobody), ghosts (in the ledger, gone) and unknown routes."""
-    request = ReconcileRequest(release_orphans=release_orphans, grace=parse_duration(grace))
+    """Report orphans, ghosts, unknown routes and stale holds; fix only what you ask to."""
+    request = ReconcileRequest(
+        release_orphans=release_orphans,
+        grace=parse_duration(grace),
+        delete_stale_holds=delete_stale_holds,
+    )
     queue = task_queue or default_task_queue()
 
     async def run(client: Client) -> ReconcileReport:
@@ -74,7 +85,11 @@ def reconcile(
         ("missing routes", report.missing_routes),
         ("drifted routes", report.drifted_routes),
         ("active reservations", report.active_reservations),
+        ("stale holds", report.stale_holds),
         ("released", report.released),
+        ("deleted holds", report.deleted_holds),
     ):
         table.add_row(name, "\n".join(items) or "-")
     console.print(table)
+    for note in report.notes:
+        console.print(note, soft_wrap=True)

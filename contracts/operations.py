@@ -10,6 +10,7 @@ from .ids import TicketId
 
 __all__ = [
     "InventorySnapshot",
+    "OpenSagas",
     "OwnedNumber",
     "ReconcileReport",
     "ReconcileRequest",
@@ -65,12 +66,25 @@ class InventorySnapshot(_Model):
     """Route name → its number pattern, as ACS has it."""
 
 
+class OpenSagas(_Model):
+    """What the running sagas of a deployment hold, as their status queries answer."""
+
+    numbers: tuple[str, ...] = ()
+    """Numbers held or bought, not yet in the ledger."""
+    holds: tuple[str, ...] = ()
+    """Their current holds (reservation or search ids)."""
+    taking_holds: int = 0
+    """Sagas still taking their hold: its id is not in their status yet."""
+
+
 class ReconcileRequest(_Model):
-    """Compare ACS with the ledger; release orphans only when asked."""
+    """Compare ACS with the ledger; release orphans and delete stale holds only when asked."""
 
     release_orphans: bool = False
     grace: timedelta = timedelta(days=7)
     """Only orphans bought longer ago than this are released."""
+    delete_stale_holds: bool = False
+    """Delete active reservations that no running saga holds (else they are only reported)."""
 
 
 class ReconcileReport(_Model):
@@ -89,3 +103,9 @@ class ReconcileReport(_Model):
     active_reservations: tuple[str, ...]
     released: tuple[str, ...] = ()
     """Orphans released because ``release_orphans`` was set and they were past the grace."""
+    stale_holds: tuple[str, ...] = ()
+    """Active reservations that no running saga holds: they keep numbers from every ticket."""
+    deleted_holds: tuple[str, ...] = ()
+    """Stale holds deleted because ``delete_stale_holds`` was set."""
+    notes: tuple[str, ...] = ()
+    """What the run chose not to do, and why."""

@@ -1,7 +1,8 @@
 """``ReconcileWorkflow``: compare ACS with the ledger and the open sagas; report the drift.
 
 Run daily by a Temporal Schedule, or on demand. It releases nothing unless asked, and then
-only orphans older than the grace period (a purchase that a saga has not recorded yet is young).
+only orphans older than the grace period (a purchase that a saga has not recorded yet is young),
+and deletes a stale hold (an active reservation no running saga holds) only when asked.
 """
 
 from __future__ import annotations
@@ -10,19 +11,30 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities import InventoryActivities, PhoneNumberActivities, SipWriterActivities
-    from contracts.activities import ReleaseNumbersInput
+    from contracts.activities import ReleaseHoldInput, ReleaseNumbersInput
     from contracts.ids import RECONCILE_WORKFLOW_TYPE
-    from contracts.operations import InventorySnapshot, ReconcileReport, ReconcileRequest
+    from contracts.operations import (
+        InventorySnapshot,
+        OpenSagas,
+        ReconcileReport,
+        ReconcileRequest,
+    )
+    from contracts.provision import HoldStrategy
     from contracts.sip import LedgerEntry, exact_number_pattern
 
     from ._policies import (
         ACS_CALL_TIMEOUT,
         ACS_STEP,
         RELEASE_STEP,
+        UNDO_STEP,
         adjusted,
     )
 
 __all__ = ["ReconcileWorkflow"]
+
+STALE_HOLDS = "stale-holds"
+"""Patch: running sagas' holds are read too, and active reservations none holds are reported
+(and deleted when asked)."""
 
 
 @workflow.defn(name=RECONCILE_WORKFLOW_TYPE)
@@ -40,11 +52,19 @@ class ReconcileWorkflow:
             SipWriterActivities.get_ledger,
             **ACS_STEP,
         )
-        in_flight = await workflow.execute_activity_method(
-            SipWriterActivities.open_saga_numbers,
-            **adjusted(ACS_STEP, start_to_close_timeout=ACS_CALL_TIMEOUT * 3),
-        )
-        report = compare(snapshot, ledger, in_flight)
+        if workflow.patched(STALE_HOLDS):
+            sagas = await workflow.execute_activity_method(
+                SipWriterActivities.open_sagas,
+                **adjusted(ACS_STEP, start_to_close_timeout=ACS_CALL_TIMEOUT * 3),
+            )
+            report = compare(snapshot, ledger, sagas.numbers)
+            report = await self._stale_holds(report, sagas, request.delete_stale_holds)
+        else:  # runs from before stale holds were looked for
+            in_flight = await workflow.execute_activity_method(
+                SipWriterActivities.open_saga_numbers,
+                **adjusted(ACS_STEP, start_to_close_timeout=ACS_CALL_TIMEOUT * 3),
+            )
+            report = compare(snapshot, ledger, in_flight)
         orphans = report.orphans
         if not request.release_orphans or not orphans:
             return report
@@ -69,6 +89,35 @@ class ReconcileWorkflow:
                 **RELEASE_STEP,
             )
         return report.model_copy(update={"released": old})
+
+    @staticmethod
+    async def _stale_holds(
+        report: ReconcileReport, sagas: OpenSagas, delete: bool
+    ) -> ReconcileReport:
+        """Active reservations no running saga holds; deleted when asked and safe.
+
+        A saga taking a hold has one in ACS that its status does not name yet, so while any
+        is taking one nothing is deleted (the next run will).
+        """
+        stale = tuple(h for h in report.active_reservations if h not in set(sagas.holds))
+        if not stale:
+            return report
+        report = report.model_copy(update={"stale_holds": stale})
+        if not delete:
+            return report
+        if sagas.taking_holds:
+            note = (
+                f"stale holds not deleted: {sagas.taking_holds} saga(s) are taking a hold that "
+                "may be one of them; run again"
+            )
+            return report.model_copy(update={"notes": (*report.notes, note)})
+        for hold_id in stale:
+            await workflow.execute_activity_method(
+                PhoneNumberActivities.release_hold,
+                ReleaseHoldInput(strategy=HoldStrategy.RESERVATION, hold_id=hold_id),
+                **UNDO_STEP,
+            )
+        return report.model_copy(update={"deleted_holds": stale})
 
 
 def compare(

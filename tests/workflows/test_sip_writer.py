@@ -21,7 +21,7 @@ from acs import PollSchedule, SipRoutingClient, SipTrunk, SipTrunkRoute
 from activities import SipWriterActivities
 from contracts.error_types import SIP_WRITER_ELSEWHERE
 from contracts.ids import release_workflow_id, workflow_id_for
-from contracts.operations import ReconcileRequest, ReleaseRequest
+from contracts.operations import ReconcileReport, ReconcileRequest, ReleaseRequest
 from contracts.provision import Stage, TrunkSpec
 from contracts.sip import (
     AttachRouteRequest,
@@ -338,6 +338,33 @@ async def test_reconcile_reports_orphans_ghosts_and_unknown_routes(dev_saga: Sag
         task_queue=dev_saga.task_queue,
     )
     assert old.released == (outside,) and outside not in dev_saga.owned()
+
+
+async def test_reconcile_deletes_only_the_holds_no_running_saga_has(dev_saga: Saga) -> None:
+    """A reservation nobody's saga holds is reported, and deleted when asked; a saga's is kept."""
+    handle = await dev_saga.start(base_request(quantity=1))
+    waiting = await dev_saga.wait_stage(handle, Stage.AWAITING_APPROVAL)
+    stale = "0f6e0b8c-5d1e-4a0e-9f3b-4c2d1e0a9b8c"  # left by a run that could not delete it
+    async with dev_saga.emulator.admin() as admin:
+        assert (await admin.post("/reservations", json={"id": stale})).status_code == 201
+
+    async def reconcile(request: ReconcileRequest, name: str) -> ReconcileReport:
+        return await dev_saga.client.execute_workflow(
+            ReconcileWorkflow.run,
+            request,
+            id=f"reconcile-{name}-{waiting.ticket_id}",
+            task_queue=dev_saga.task_queue,
+        )
+
+    looked = await reconcile(ReconcileRequest(), "look")
+    assert waiting.hold_id is not None
+    assert sorted(looked.active_reservations) == sorted((stale, waiting.hold_id))
+    assert (looked.stale_holds, looked.deleted_holds) == ((stale,), ())
+    assert len(dev_saga.active_reservations()) == 2  # reported only: nothing was asked
+    cleaned = await reconcile(ReconcileRequest(delete_stale_holds=True), "clean")
+    assert (cleaned.stale_holds, cleaned.deleted_holds) == ((stale,), (stale,))
+    assert [r["id"] for r in dev_saga.active_reservations()] == [waiting.hold_id]
+    await handle.cancel()
 
 
 async def test_writer_continues_as_new_with_its_state(saga: Saga) -> None:

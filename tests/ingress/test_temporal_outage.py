@@ -10,6 +10,7 @@ sent before the outage was lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import time
@@ -49,6 +50,21 @@ async def dev_server(tmp_path: Path) -> AsyncIterator[DevServer]:
         server.close()
 
 
+@contextlib.asynccontextmanager
+async def _ingress(client: Client) -> AsyncIterator[httpx.AsyncClient]:
+    """The ingress app in front of ``client``, and an HTTP client holding a status token."""
+    app = create_app(
+        client, [SECRET], status_tokens=[TOKEN], callback_hosts=CallbackHosts(), task_queue=QUEUE
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://ingress.test",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=60,
+    ) as http:
+        yield http
+
+
 def _signed(event: Mapping[str, object]) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(event).encode()
     return body, {
@@ -68,19 +84,10 @@ async def test_every_request_kind_is_503_while_temporal_is_down(
     dev_server: DevServer, logged: Logged, how: signal.Signals
 ) -> None:
     client = await Client.connect(dev_server.address, data_converter=CONVERTER)
-    app = create_app(
-        client, [SECRET], status_tokens=[TOKEN], callback_hosts=CallbackHosts(), task_queue=QUEUE
-    )
     first, second = base_request(), base_request()
     created_first = {"event": "created", "request": first.model_dump(mode="json")}
     created_second = {"event": "created", "request": second.model_dump(mode="json")}
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url="http://ingress.test",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=60,
-    ) as http:
+    async with _ingress(client) as http:
         # A worker runs the saga's first step (its activities are left to nobody), and stops.
         async with Worker(client, task_queue=QUEUE, workflows=[ProvisionNumbersWorkflow]):
             assert (await _deliver(http, created_first)).status_code == 202
@@ -123,19 +130,10 @@ async def test_requests_in_flight_when_temporal_dies_are_never_500(
 ) -> None:
     """Requests of every kind keep arriving while the server is SIGKILLed and restarted."""
     client = await Client.connect(dev_server.address, data_converter=CONVERTER)
-    app = create_app(
-        client, [SECRET], status_tokens=[TOKEN], callback_hosts=CallbackHosts(), task_queue=QUEUE
-    )
     waiting = base_request()
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     answers: list[httpx.Response] = []
     async with (
-        httpx.AsyncClient(
-            transport=transport,
-            base_url="http://ingress.test",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-            timeout=60,
-        ) as http,
+        _ingress(client) as http,
         Worker(client, task_queue=QUEUE, workflows=[ProvisionNumbersWorkflow]),
     ):
         created = {"event": "created", "request": waiting.model_dump(mode="json")}

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint types pytest run install clean chaos bench bench-quick
+.PHONY: test lint types pytest tools run install clean chaos bench bench-quick
 
 install: $(STAMP)
 
@@ -21,8 +21,25 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy .
 
-pytest: $(STAMP)
+pytest: $(STAMP) tools
 	$(BIN)/pytest
+
+# Tools the tests drive for real, from Debian's packages: promtool (package prometheus) checks
+# and unit-tests the alert rules. Installed with apt-get when missing and this is root on
+# Debian; otherwise the run stops and says what to install.
+tools:
+	@command -v promtool >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's prometheus package (promtool) for the alert-rule tests"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || \
+			{ apt-get update -q >/dev/null && \
+			  apt-get install -y -q --no-install-recommends prometheus >/dev/null; }; \
+		else \
+			echo "promtool is missing: install Debian's prometheus package" \
+				"(apt-get install prometheus), then run make test again" >&2; exit 1; \
+		fi; }
+	@promtool --version 2>&1 | head -1
 
 test: lint types pytest
 

@@ -31,6 +31,7 @@ from ingress import create_app
 from provisioning import intervene, start_release
 from telemetry import acs_request_hooks, metrics_runtime, probe_app
 from tests.conftest import FAST, EmulatorEnv
+from tests.deploy.test_alert_rules import series_in_unit_tests
 from tests.leaks import SCANNER
 from tests.world import CONVERTER, base_request
 from workflows import ProvisionNumbersWorkflow
@@ -185,6 +186,7 @@ async def test_sagas_show_in_the_worker_metrics_and_the_dashboards_read_them(
     assert 'operation="GET /phoneNumbers/{number}"' in text
     assert not re.search(r"(%2B|\+)\d{8,}", text), "a phone number became a label"
     _assert_dashboards_read(text + await _ingress_scrape())
+    _assert_alert_tests_use_scraped_label_sets(text)
 
 
 async def test_readyz_fails_while_temporal_is_down() -> None:
@@ -281,6 +283,23 @@ def _metric_names(node: Any) -> set[str]:
     for argument in getattr(node, "args", None) or ():
         names |= _metric_names(argument)
     return names
+
+
+def _assert_alert_tests_use_scraped_label_sets(scraped: str) -> None:
+    """The alert rules' unit tests feed series a real worker serves, with its label names.
+
+    A rule can match its metric's name and still never fire when it selects or groups by a
+    label the series never carry; series made up in a unit test would hide that.
+    """
+    served: dict[str, set[frozenset[str]]] = {}
+    for line in scraped.splitlines():
+        match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\}\s", line)
+        if match:
+            labels = frozenset(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', match.group(2)))
+            served.setdefault(match.group(1), set()).add(labels)
+    for name, labels in series_in_unit_tests():
+        assert name in served, f"the alert tests feed {name}, which no worker serves"
+        assert labels in served[name], f"{name}{sorted(labels)}: served as {served[name]}"
 
 
 def _assert_dashboards_read(scraped: str) -> None:

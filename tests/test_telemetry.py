@@ -4,6 +4,7 @@ a saga through it, and a scrape of what an operator's Prometheus would read."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 import promql_parser
 import yaml
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest, make_asgi_app
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
@@ -33,6 +34,8 @@ from telemetry import acs_request_hooks, metrics_runtime, probe_app
 from tests.conftest import FAST, EmulatorEnv
 from tests.deploy.test_alert_rules import series_in_unit_tests
 from tests.leaks import SCANNER
+from tests.loopback import LoopbackServer
+from tests.prometheus import Prometheus, running_prometheus
 from tests.world import CONVERTER, base_request
 from workflows import ProvisionNumbersWorkflow
 
@@ -91,15 +94,27 @@ async def _scrape_until(http: httpx.AsyncClient, name: str, value: float, **labe
 
 
 async def test_sagas_show_in_the_worker_metrics_and_the_dashboards_read_them(
-    dev_env: WorkflowEnvironment,
+    dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     """One worker process; sagas completed, released, rejected, throttled, parked, abandoned.
 
-    Then every metric the Grafana dashboard and the alert rules query is one this scrape (or
-    the ingress's) really holds.
+    Every metric the Grafana dashboard and the alert rules query is one this scrape (or the
+    ingress's) really holds; and a real Prometheus scraping the worker and the ingress sees
+    the alerts the faults cause (a saga parked: pending; one ending compensation_failed:
+    firing) and answers every dashboard query with data.
     """
     port, queue = _free_port(), f"metrics-{uuid.uuid4().hex[:8]}"
     acs = EmulatorServer(FAST).start()
+    ingress_registry = CollectorRegistry()
+    closing = contextlib.ExitStack()  # closed with the worker, in the finally below
+    ingress_metrics = closing.enter_context(LoopbackServer(make_asgi_app(ingress_registry)))
+    prometheus = closing.enter_context(
+        running_prometheus(
+            tmp_path / "prometheus",
+            {"worker": f"127.0.0.1:{port}", "ingress": ingress_metrics.url.split("//")[1]},
+            [OBSERVABILITY / "alerts.yaml"],
+        )
+    )
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ACS_")},
         "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
@@ -151,6 +166,7 @@ async def test_sagas_show_in_the_worker_metrics_and_the_dashboards_read_them(
             parked = await start(parked_request)
             await _until(parked, Stage.NEEDS_ATTENTION, "routing")
             await _scrape_until(http, metrics.PROVISIONINGS_IN_STAGE, 1, stage="needs_attention")
+            await prometheus.until_alert("NumberflowNeedsAttention", {"pending"})
             give_up = Intervention(action=InterventionKind.ABORT, by="ops", reason="give up")
             await intervene(client, parked_request.ticket_id, give_up)
             await _until(parked, Stage.NEEDS_ATTENTION, "compensation")
@@ -160,11 +176,15 @@ async def test_sagas_show_in_the_worker_metrics_and_the_dashboards_read_them(
             text = await _scrape_until(
                 http, metrics.PROVISIONINGS_IN_STAGE, 0, stage="needs_attention"
             )
+            await _ingress_requests(client, ingress_registry)
+            await prometheus.until_alert("NumberflowCompensationFailed", {"firing"})
+            await _assert_dashboard_answers(prometheus, queue)
     finally:
         worker.terminate()
         _, err = worker.communicate(timeout=30)
         SCANNER.scan_log_file("metrics worker", err)
         acs.stop()
+        closing.close()
     ours = {"task_queue": queue}
     assert _value(text, metrics.PROVISIONINGS_STARTED, **ours) == 3
     assert _value(text, metrics.PROVISIONINGS_ENDED, outcome="completed", **ours) == 1
@@ -253,14 +273,39 @@ async def _ingress_scrape() -> str:
     return generate_latest(registry).decode()
 
 
-def _queries() -> list[tuple[str, str]]:
-    """(where, PromQL) of every dashboard panel and alert rule."""
+async def _ingress_requests(client: Client, registry: CollectorRegistry) -> None:
+    """A few requests through an ingress that counts into ``registry`` (served to Prometheus)."""
+    app = create_app(client, ["s" * 16], metrics_registry=registry)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://i.test"
+    ) as http:
+        for _ in range(3):
+            await http.get("/healthz")
+            await http.post("/webhooks/tickets", content=b"{}")  # unsigned: 401
+
+
+def _dashboard_queries() -> list[tuple[str, str]]:
     dashboard = json.loads((OBSERVABILITY / "grafana-dashboard.json").read_text())
-    found = [
+    return [
         (f"panel {panel['title']!r}", target["expr"])
         for panel in dashboard["panels"]
         for target in panel.get("targets", [])
     ]
+
+
+async def _assert_dashboard_answers(prometheus: Prometheus, queue: str) -> None:
+    """Every panel's query, as Grafana sends it for this task queue, answers with data."""
+    await asyncio.sleep(3)  # a few more scrapes after the last change: rates have two samples
+    for where, expr in _dashboard_queries():
+        concrete = expr.replace("$task_queue", queue).replace("$__rate_interval", "1m")
+        answer = await prometheus.query(concrete)
+        assert answer["status"] == "success", f"{where}: {answer.get('error')}"
+        assert answer["data"]["result"], f"{where}: no data for {concrete}"
+
+
+def _queries() -> list[tuple[str, str]]:
+    """(where, PromQL) of every dashboard panel and alert rule."""
+    found = _dashboard_queries()
     rules = yaml.safe_load((OBSERVABILITY / "alerts.yaml").read_text())
     for group in rules["groups"]:
         for rule in group["rules"]:

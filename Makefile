@@ -24,22 +24,28 @@ types: $(STAMP)
 pytest: $(STAMP) tools
 	$(BIN)/pytest
 
-# Tools the tests drive for real, from Debian's packages: promtool (package prometheus) checks
-# and unit-tests the alert rules. Installed with apt-get when missing and this is root on
-# Debian; otherwise the run stops and says what to install.
+# Tools the tests drive for real, from Debian's packages: promtool and prometheus (package
+# prometheus) test the alert rules and evaluate them on a real scrape; chromium shows the
+# Temporal Web UI decoding through the codec server. Installed with apt-get when missing and
+# this is root on Debian; otherwise the run stops and says what to install.
+TOOL_PACKAGES := promtool:prometheus prometheus:prometheus chromium:chromium
 tools:
-	@command -v promtool >/dev/null 2>&1 || { \
+	@missing=""; for pair in $(TOOL_PACKAGES); do \
+		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		missing=$$(echo $$missing | tr ' ' '\n' | sort -u | xargs); \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing Debian's prometheus package (promtool) for the alert-rule tests"; \
+			echo "installing Debian's $$missing for the tests (make tools)"; \
 			export DEBIAN_FRONTEND=noninteractive; \
-			apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || \
+			apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
 			{ apt-get update -q >/dev/null && \
-			  apt-get install -y -q --no-install-recommends prometheus >/dev/null; }; \
+			  apt-get install -y -q --no-install-recommends $$missing >/dev/null; }; \
 		else \
-			echo "promtool is missing: install Debian's prometheus package" \
-				"(apt-get install prometheus), then run make test again" >&2; exit 1; \
-		fi; }
-	@promtool --version 2>&1 | head -1
+			echo "missing for the tests: Debian's $$missing (apt-get install $$missing)" >&2; \
+			exit 1; \
+		fi; \
+	fi
 
 test: lint types pytest
 

@@ -3,8 +3,10 @@
 One run, all seeded: the ticket mix, the fault rules and the moments of each kill and restart.
 Tickets are driven the way people and ticket systems drive them (approve, reject, cancel at
 any moment, cancel after completion, redeliver ``created``, ask for another ticket's route
-name). Once every saga has closed, the emulator's state is the truth the invariants are
-checked against, and ``numberflow reconcile`` must find nothing. The report is JSON.
+name), half of them as signed webhooks through the real ingress (``ticket_system``). Once
+every saga has closed, the emulator's state is the truth the invariants are checked against,
+the ingress must not have answered 500, and ``numberflow reconcile`` must find nothing. A hold
+left active is named with its saga's history. The report is JSON.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ the package index. This test fetches that distribution for the installed SDK ver
 and async) and runs them with pytest in live mode against an emulator on 127.0.0.1, with:
 
 * the smallest stand-ins for the helpers the suite imports but the index does not carry
-  (``standins/``: numbernflow's own code, nothing of the suite is copied into the repository);
+  (``standins/``: numberflow's own code, nothing of the suite is copied into the repository);
 * HTTPS, as the suite always uses (the SDK prepends ``https://`` to the endpoint), through a
   throwaway CA (``trustme``) the SDK's transports are told to trust;
 * what a live resource already has, set up through the emulator's admin API: one owned number,

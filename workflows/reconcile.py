@@ -99,7 +99,8 @@ class ReconcileWorkflow:
         A saga taking a hold has one in ACS that its status does not name yet, so while any
         is taking one nothing is deleted (the next run will).
         """
-        stale = tuple(h for h in report.active_reservations if h not in set(sagas.holds))
+        held = set(sagas.holds)
+        stale = tuple(h for h in report.active_reservations if h not in held)
         if not stale:
             return report
         report = report.model_copy(update={"stale_holds": stale})

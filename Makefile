@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint types pytest tools run install clean chaos bench bench-quick
+.PHONY: test test-quick lint types pytest tools run install clean chaos bench bench-quick
 
 install: $(STAMP)
 
@@ -48,6 +48,11 @@ tools:
 	fi
 
 test: lint types pytest
+
+# For iteration: everything but the end-to-end tests marked slow (chaos, the SDK's live suite,
+# the browser, Temporal outages). make test runs them all.
+test-quick: $(STAMP) tools
+	$(BIN)/pytest -m "not slow"
 
 # The whole system on this machine: dev server, emulator, worker, ingress; a sample ticket end to end.
 run: $(STAMP)

@@ -1,7 +1,8 @@
 """A local stand-in for the Azure Communication Services Phone Numbers and SIP Routing APIs.
 
-It serves both APIs over plain HTTP, checks HMAC signatures like the service, keeps a seeded
-inventory, runs LROs on an advanceable clock, and injects faults on request. It imports nothing
+It serves both APIs over plain HTTP (or HTTPS, given a certificate), checks HMAC signatures
+like the service, keeps a seeded inventory, holds the tenant to its limits when configured,
+runs LROs on an advanceable clock, and injects faults on request. It imports nothing
 from the rest of the project: its wire shapes come from the REST specs, not from the client,
 so a client serialisation bug cannot be mirrored here and hidden.
 """

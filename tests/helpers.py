@@ -68,12 +68,12 @@ async def reservation(
 
 
 class _StartHasABug(OutboundInterceptor):
-    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:  # noqa: A002
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
         raise RuntimeError("a bug on the start path")
 
 
 class _BugOnStart(Interceptor):
-    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:  # noqa: A002
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
         return _StartHasABug(next)
 
 

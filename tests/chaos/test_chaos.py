@@ -26,6 +26,8 @@ from workflows import WORKFLOWS
 
 from .harness import ChaosPlan, run_chaos
 
+pytestmark = pytest.mark.slow
+
 QUICK_SEED = int(os.environ.get("NUMBERFLOW_CHAOS_SEED", "20261130"))
 
 

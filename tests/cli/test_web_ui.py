@@ -22,6 +22,8 @@ from cli._stack import LocalStack, local_stack
 from provisioning import start_provisioning
 from tests.world import base_request
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".numberflow" / "artifacts"
 CHROMIUM_FLAGS = [

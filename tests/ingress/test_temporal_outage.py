@@ -33,6 +33,8 @@ from workflows import ProvisionNumbersWorkflow
 
 from .conftest import Logged
 
+pytestmark = pytest.mark.slow
+
 SECRET = "outage-webhook-secret"
 TOKEN = "outage-status-token"
 QUEUE = "outage"

@@ -38,6 +38,8 @@ import trustme
 
 from emulator import EmulatorConfig, EmulatorServer
 
+pytestmark = pytest.mark.slow
+
 SDK = "azure-communication-phonenumbers"
 SUITE = (
     "test_phone_number_administration_client.py",

@@ -84,25 +84,19 @@ def official_tests(into: Path) -> None:
 async def owned_number_and_reservation(server: EmulatorServer, ca: Path) -> str:
     """What a live resource already has: an owned US toll-free number and a reservation."""
     trusted = ssl.create_default_context(cafile=str(ca))
+    number = next(
+        n
+        for n in server.app.emulator.numbers.inventory.values()
+        if (n.country_code, n.phone_number_type) == ("US", "tollFree")
+    ).phone_number
     async with httpx.AsyncClient(base_url=server.endpoint, verify=trusted) as admin:
-        state = (await admin.get("/_emulator/state")).json()
-        owned = state["phoneNumbers"]["purchasedNumbers"]
-        if not owned:
-            number = next(
-                n
-                for n in server.app.emulator.numbers.inventory.values()
-                if (n.country_code, n.phone_number_type) == ("US", "tollFree")
-            )
-            bought = await admin.post(
-                "/_emulator/numbers/purchase", json={"phoneNumber": number.phone_number}
-            )
-            assert bought.status_code == 201, bought.text
+        bought = await admin.post("/_emulator/numbers/purchase", json={"phoneNumber": number})
+        assert bought.status_code == 201, bought.text
         held = await admin.post("/_emulator/reservations", json={"id": str(uuid.uuid4())})
         assert held.status_code == 201, held.text
         domain = await admin.post("/_emulator/sip/domains", json={"domain": SIP_DOMAIN})
         assert domain.status_code == 201, domain.text
-        state = (await admin.get("/_emulator/state")).json()
-    return str(state["phoneNumbers"]["purchasedNumbers"][0]["phoneNumber"])
+    return number
 
 
 def suite_environment(server: EmulatorServer, ca: Path, token: str, number: str) -> dict[str, str]:

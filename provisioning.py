@@ -51,6 +51,7 @@ from contracts.ids import DECIDE_SIGNAL, INTERVENE_SIGNAL, release_workflow_id, 
 from contracts.operations import ReleaseRequest, ReleaseResult
 from contracts.provision import (
     Decision,
+    DecisionKind,
     Intervention,
     ProvisionRequest,
     ProvisionResult,
@@ -358,7 +359,13 @@ async def decide(client: Client, ticket_id: str, decision: Decision) -> Decision
     handle = _handle(client, ticket_id)
     await _refuse_if_ended(handle, ticket_id, decision.decision.verb)
     before = await read_status(client, ticket_id)
-    refusal = decision_refusal(before.stage, None, before.approvers, decision.approver)
+    refusal = decision_refusal(
+        before.stage,
+        None,
+        before.approvers,
+        decision.approver,
+        rejecting=decision.decision is DecisionKind.REJECTED,
+    )
     if refusal is not None:
         raise ProvisioningRefused(refusal)
     await handle.signal(DECIDE_SIGNAL, decision)

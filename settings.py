@@ -13,6 +13,7 @@ import base64
 import binascii
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ from codec import ENV_VAR as PAYLOAD_KEYS_VAR
 from codec import PayloadKeys
 from contracts.callback_hosts import ENV_VAR as CALLBACK_HOSTS_VAR
 from contracts.callback_hosts import CallbackHosts
+from contracts.quota import QuotaLimits
 from contracts.task_queues import TASK_QUEUE
 from logconfig import LOG_LEVEL_VAR, parse_log_level
 
@@ -185,6 +187,21 @@ class Settings(_Common):
         30.0, alias="NUMBERFLOW_STAGE_COUNT_SECONDS", gt=0.1, le=3600
     )
     """How often the sagas waiting for a person are counted for the metrics endpoint."""
+    quota_searches: int | None = Field(None, alias="NUMBERFLOW_QUOTA_SEARCHES", ge=0)
+    """Searches and browses the Azure tenant may make per window (a new tenant: 5); unset: no
+    limit is kept (the keeper still learns from a refusal). Same on every worker."""
+    quota_purchases: int | None = Field(None, alias="NUMBERFLOW_QUOTA_PURCHASES", ge=0)
+    """Purchases the tenant may make per window (a new tenant: 1); unset: no limit kept."""
+    quota_window: timedelta = Field(
+        timedelta(days=7), alias="NUMBERFLOW_QUOTA_WINDOW", gt=timedelta(0)
+    )
+    """The limits' rolling window (seconds or ISO 8601, e.g. ``P7D``): a week, per Microsoft."""
+
+    def quota_limits(self) -> QuotaLimits:
+        """The tenant's limits as configured (an operator's ``quota grant`` overrides them)."""
+        return QuotaLimits(
+            searches=self.quota_searches, purchases=self.quota_purchases, window=self.quota_window
+        )
 
     @field_validator("acs_connection_string")
     @classmethod

@@ -47,8 +47,8 @@ __all__ = [
     "stage_gauges",
 ]
 
-WAITING_STAGES = (Stage.AWAITING_APPROVAL, Stage.NEEDS_ATTENTION)
-"""The stages where a saga waits for a person: what an operator wants to see counted."""
+WAITING_STAGES = (Stage.AWAITING_QUOTA, Stage.AWAITING_APPROVAL, Stage.NEEDS_ATTENTION)
+"""The stages where a saga waits for a person or for budget: what an operator wants counted."""
 
 _NUMBER = re.compile(r"/(?:%2[Bb]|\+)\d+")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

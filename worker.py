@@ -83,6 +83,7 @@ def build_worker(
             http=http,
             callback_secret=secret,
             callback_hosts=settings.callback_hosts(),
+            quota_limits=settings.quota_limits(),
         ),
         interceptors=[LogContextInterceptor()],
         max_concurrent_activities=settings.max_concurrent_activities,

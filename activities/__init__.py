@@ -8,10 +8,12 @@ from temporalio.client import Client
 
 from acs import PhoneNumbersClient, SipRoutingClient
 from contracts.callback_hosts import NO_CALLBACKS, CallbackHosts
+from contracts.quota import QuotaLimits
 
 from .callbacks import CallbackActivities
 from .inventory import InventoryActivities
 from .phone_numbers import PhoneNumberActivities
+from .quota import QuotaActivities
 from .sip import SipDocumentActivities
 from .writer import SipWriterActivities
 
@@ -19,6 +21,7 @@ __all__ = [
     "CallbackActivities",
     "InventoryActivities",
     "PhoneNumberActivities",
+    "QuotaActivities",
     "SipDocumentActivities",
     "SipWriterActivities",
     "build_activities",
@@ -34,6 +37,7 @@ def build_activities(
     http: httpx.AsyncClient,
     callback_secret: str | None = None,
     callback_hosts: CallbackHosts = NO_CALLBACKS,
+    quota_limits: QuotaLimits | None = None,
 ) -> list[Callable[..., Any]]:
     """Every activity of the worker, bound to its clients and to this resource's SIP writer."""
     phone = PhoneNumberActivities(numbers)
@@ -41,6 +45,7 @@ def build_activities(
     writer = SipWriterActivities(client, numbers.endpoint, task_queue)
     inventory = InventoryActivities(numbers, sip)
     callbacks = CallbackActivities(http, callback_secret, callback_hosts)
+    quota = QuotaActivities(client, numbers.endpoint, task_queue, quota_limits or QuotaLimits())
     return [
         phone.acquire_reservation,
         phone.begin_search,
@@ -66,4 +71,6 @@ def build_activities(
         writer.open_sagas,
         inventory.inventory_snapshot,
         callbacks.notify_callback,
+        quota.ask_quota,
+        quota.withdraw_quota,
     ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from temporalio import activity
 
@@ -39,9 +41,10 @@ class HoldActivities(PhoneNumbersActivityBase):
     async def acquire_reservation(self, hold: HoldInput) -> HoldResult:
         """Reserve up to ``quantity`` numbers under the workflow-chosen reservation id.
 
-        A retry finds the reservation it made and returns it instead of making another.
+        A retry finds the reservation it made and returns it instead of making another; it
+        reuses the browse an earlier attempt made (kept in the heartbeat) rather than spend
+        another of the tenant's searches.
         """
-        request = hold.request
         with acs_errors_as_application_errors():
             try:
                 existing = await self._client.get_reservation(hold.hold_id)
@@ -53,41 +56,54 @@ class HoldActivities(PhoneNumbersActivityBase):
                 existing = await self._client.create_or_update_reservation(
                     reservation_id=hold.hold_id
                 )
-            reservation = await self._top_up(hold.hold_id, existing, request)
-            return _reservation_hold(hold.hold_id, reservation)
+            reservation, browses_left = await self._top_up(hold, existing)
+            return _reservation_hold(hold.hold_id, reservation, browses_left=browses_left)
 
     async def _top_up(
-        self, reservation_id: str, reservation: PhoneNumbersReservation, request: ProvisionRequest
-    ) -> PhoneNumbersReservation:
+        self, hold: HoldInput, reservation: PhoneNumbersReservation
+    ) -> tuple[PhoneNumbersReservation, bool]:
         """Browse and add numbers until the reservation holds ``quantity`` or stock runs out.
 
         A browse offers a sample (20 on the service), so a large ticket takes many rounds: it
-        goes on while browsing offers numbers not tried yet. A retried attempt continues from
-        what the reservation already holds.
+        goes on while browsing offers numbers not tried yet, and within ``hold.browses``.
+        A retried attempt continues from what the reservation already holds. Returns the
+        reservation and whether it stopped only because the browses allowed ran out.
         """
+        request = hold.request
+        progress = _BrowseProgress.of_earlier_attempt()
         tried: set[str] = set(reservation.phone_numbers or {})
         barren = 0
         while (held := len(reserved_numbers(reservation))) < request.quantity:
-            activity.heartbeat(held)
-            browse = await self._client.browse_available_phone_numbers(
-                country_code=request.country_code,
-                phone_number_type=request.phone_number_type.value,
-                assignment_type=request.assignment_type.value,
-                calling_capability=request.capabilities.calling.value,
-                sms_capability=request.capabilities.sms.value,
-                phone_number_prefixes=list(request.phone_number_prefixes) or None,
-            )
-            fresh = [n for n in browse.phone_numbers if n.id and n.id not in tried]
+            offer = progress.unused_offer
+            progress.unused_offer = None
+            if offer is None:
+                if hold.browses is not None and progress.browses >= hold.browses:
+                    return reservation, True
+                activity.heartbeat(progress.wire())
+                browse = await self._client.browse_available_phone_numbers(
+                    country_code=request.country_code,
+                    phone_number_type=request.phone_number_type.value,
+                    assignment_type=request.assignment_type.value,
+                    calling_capability=request.capabilities.calling.value,
+                    sms_capability=request.capabilities.sms.value,
+                    phone_number_prefixes=list(request.phone_number_prefixes) or None,
+                )
+                offer = browse.phone_numbers
+                progress.browses += 1
+                progress.unused_offer = offer
+                activity.heartbeat(progress.wire())
+                progress.unused_offer = None
+            fresh = [n for n in offer if n.id and n.id not in tried]
             if not fresh:
                 barren += 1
-                if barren >= _BARREN_BROWSES:
+                if barren >= _BARREN_BROWSES or hold.browses is not None:
                     break  # the stock is exhausted (or only numbers that failed remain)
                 continue
             barren = 0
             wanted = fresh[: request.quantity - held]
             tried |= {str(n.id) for n in wanted}
             reservation = await self._client.create_or_update_reservation(
-                reservation_id=reservation_id,
+                reservation_id=hold.hold_id,
                 numbers_to_add=[_to_reserve(n, request) for n in wanted],
             )
             failed = [
@@ -95,9 +111,9 @@ class HoldActivities(PhoneNumbersActivityBase):
             ]
             if failed:  # keep the reservation clean: only numbers actually held stay in it
                 reservation = await self._client.create_or_update_reservation(
-                    reservation_id=reservation_id, numbers_to_remove=failed
+                    reservation_id=hold.hold_id, numbers_to_remove=failed
                 )
-        return reservation
+        return reservation, False
 
     @activity.defn
     async def begin_search(self, hold: HoldInput) -> LroHandle:
@@ -159,7 +175,9 @@ def _to_reserve(number: AvailablePhoneNumber, request: ProvisionRequest) -> Avai
     )
 
 
-def _reservation_hold(reservation_id: str, reservation: PhoneNumbersReservation) -> HoldResult:
+def _reservation_hold(
+    reservation_id: str, reservation: PhoneNumbersReservation, *, browses_left: bool
+) -> HoldResult:
     reserved = reserved_numbers(reservation)
     costs = [n.cost for n in reserved if n.cost is not None]
     return HoldResult(
@@ -170,4 +188,38 @@ def _reservation_hold(reservation_id: str, reservation: PhoneNumbersReservation)
         currency=costs[0].currency_code if costs else "",
         expires_at=reservation.expires_at,
         no_resell_required=any(bool(n.is_agreement_to_not_resell_required) for n in reserved),
+        browses_left=browses_left,
     )
+
+
+@dataclass
+class _BrowseProgress:
+    """What an attempt spent of the tenant's searches, carried to the next in its heartbeat.
+
+    The offer of the last browse rides along until its numbers are reserved, so a retry that
+    follows a failed reservation uses it instead of browsing (spending) again.
+    """
+
+    browses: int = 0
+    unused_offer: list[AvailablePhoneNumber] | None = None
+
+    @classmethod
+    def of_earlier_attempt(cls) -> _BrowseProgress:
+        details = activity.info().heartbeat_details
+        last = details[-1] if details else None
+        if not isinstance(last, dict):  # none, or an attempt of older code (a count)
+            return cls()
+        offer = last.get("offer")
+        return cls(
+            browses=int(last.get("browses", 0)),
+            unused_offer=[AvailablePhoneNumber.model_validate(n) for n in offer]
+            if isinstance(offer, list)
+            else None,
+        )
+
+    def wire(self) -> dict[str, Any]:
+        offer = self.unused_offer
+        return {
+            "browses": self.browses,
+            "offer": None if offer is None else [n.to_wire() for n in offer],
+        }

@@ -24,6 +24,7 @@ from ._emulator import emulator
 from ._interventions import abandon, abort, retry, skip
 from ._list import list_provisionings
 from ._provision import provision
+from ._quota import quota_app
 from ._reconcile import reconcile
 from ._replay import replay
 from ._saga import approve, cancel, reject, release, status
@@ -59,6 +60,9 @@ EXAMPLES: dict[str, str] = {
     "https://temporal-ui.example.com",
     "sip": "numberflow sip show --resource https://res.communication.azure.com",
     "show": "numberflow sip show --resource https://res.communication.azure.com --json",
+    "quota": "numberflow quota --resource https://res.communication.azure.com",
+    "grant": "numberflow quota grant --searches 20 --purchases 10 --by ops "
+    "--resource https://res.communication.azure.com",
     "route-test": "numberflow sip route-test +14255550123 --resource "
     "https://res.communication.azure.com",
 }
@@ -94,6 +98,7 @@ for command in (
 app.command(name="list")(list_provisionings)
 app.command(name="codec-server")(codec_server)
 app.add_typer(sip_app, name="sip")
+app.add_typer(quota_app, name="quota")
 
 
 def _show_version(value: bool) -> None:

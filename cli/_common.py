@@ -22,6 +22,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from acs import parse_connection_string
 from codec import PayloadKeys
 from connection import (
     TemporalConfigError,
@@ -35,9 +36,12 @@ from contracts.callback_hosts import CallbackHosts, CallbackRefused
 from contracts.problems import first_problem
 from contracts.task_queues import TASK_QUEUE
 from provisioning import NoWorkerAnswered, ProvisioningNotFound, ProvisioningRefused
+from settings import SettingsError, variable
 
 __all__ = [
     "JsonFlag",
+    "Resource",
+    "acs_resource",
     "trunk_fields",
     "callback_hosts_from_environment",
     "console",
@@ -53,6 +57,11 @@ __all__ = [
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 """Every command's ``--json``: the same answer, machine-readable."""
+Resource = Annotated[
+    str | None,
+    typer.Option(help="ACS endpoint; defaults to ACS_CONNECTION_STRING / ACS_ENDPOINT."),
+]
+"""The ACS resource a command is about (its SIP writer, its quota keeper)."""
 
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
@@ -82,6 +91,25 @@ def web_ui_link(workflow_id: str) -> str | None:
         return None
     namespace = os.environ.get("TEMPORAL_NAMESPACE", "default")
     return f"{base}/namespaces/{namespace}/workflows/{workflow_id}"
+
+
+def acs_resource(resource: str | None) -> str:
+    """``--resource``, else the endpoint the worker's variables name; exit 2 when neither."""
+    if resource is None:
+        try:
+            connection_string = variable("ACS_CONNECTION_STRING")
+        except SettingsError as error:
+            fail(f"configuration: {error}", 2)
+        if connection_string is not None:
+            try:
+                resource = parse_connection_string(connection_string).endpoint
+            except ValueError:
+                fail("ACS_CONNECTION_STRING is not endpoint=...;accesskey=...", 2)
+        else:
+            resource = os.environ.get("ACS_ENDPOINT")
+    if not resource:
+        fail("give --resource or set ACS_CONNECTION_STRING / ACS_ENDPOINT", 2)
+    return resource
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

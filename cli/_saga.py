@@ -299,6 +299,7 @@ def _render_status(s: ProvisionStatus, *, released: dict[str, Any] | None = None
     if link:
         lines.append(f"Web UI: {link}")
     lines += _attention_lines(s)
+    lines += _quota_lines(s)
     lines += [f"skipped: {skip}" for skip in s.skipped]
     lines += [f"[red]error:[/red] {e}" for e in s.errors]
     lines += [f"[yellow]refused:[/yellow] {r}" for r in s.refused_interventions]
@@ -315,9 +316,28 @@ def _render_status(s: ProvisionStatus, *, released: dict[str, Any] | None = None
         approvals = Table("decision", "by", "at", "monthly cost", title="approvals")
         for a in s.approvals:
             approvals.add_row(
-                a.decision, a.by, a.at.isoformat(timespec="seconds"), str(a.monthly_cost)
+                a.decision,
+                a.by,
+                a.at.isoformat(timespec="seconds"),
+                "-" if a.monthly_cost is None else str(a.monthly_cost),
             )
         console.print(approvals)
+
+
+def _quota_lines(s: ProvisionStatus) -> list[str]:
+    """Which ACS budget the saga waits for, its place, and when the window has room."""
+    wait = s.quota_wait
+    if wait is None:
+        return []
+    room = (
+        f"room at {wait.room_at:%Y-%m-%d %H:%M} UTC"
+        if wait.room_at
+        else "no room until a grant (numberflow quota grant)"
+    )
+    return [
+        f"[yellow]waiting for ACS budget:[/yellow] {wait.kind.value}, place {wait.place}, {room}; "
+        f"waiting since {wait.since:%Y-%m-%d %H:%M} UTC (numberflow quota shows the queue)"
+    ]
 
 
 def _attention_lines(s: ProvisionStatus) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import phonenumbers
@@ -10,12 +9,10 @@ import typer
 from rich.table import Table
 from temporalio.client import Client
 
-from acs import parse_connection_string
 from contracts.sip import RouteMatch, SipDocument, sip_workflow_id
-from settings import SettingsError, variable
 from workflows import SipRoutingWorkflow
 
-from ._common import JsonFlag, console, emit, fail, run_async
+from ._common import JsonFlag, Resource, acs_resource, console, emit, fail, run_async
 
 __all__ = ["sip_app"]
 
@@ -23,28 +20,9 @@ sip_app = typer.Typer(
     help="The SIP direct-routing document, as its single writer knows it.", no_args_is_help=True
 )
 
-Resource = Annotated[
-    str | None,
-    typer.Option(help="ACS endpoint; defaults to ACS_CONNECTION_STRING / ACS_ENDPOINT."),
-]
-
 
 def _writer_id(resource: str | None) -> str:
-    if resource is None:
-        try:
-            connection_string = variable("ACS_CONNECTION_STRING")
-        except SettingsError as error:
-            fail(f"configuration: {error}", 2)
-        if connection_string is not None:
-            try:
-                resource = parse_connection_string(connection_string).endpoint
-            except ValueError:
-                fail("ACS_CONNECTION_STRING is not endpoint=...;accesskey=...", 2)
-        else:
-            resource = os.environ.get("ACS_ENDPOINT")
-    if not resource:
-        fail("give --resource or set ACS_CONNECTION_STRING / ACS_ENDPOINT", 2)
-    return sip_workflow_id(resource)
+    return sip_workflow_id(acs_resource(resource))
 
 
 def _e164(text: str) -> str:

@@ -40,6 +40,9 @@ class HoldInput(_Model):
     request: ProvisionRequest
     hold_id: str
     """Reservation UUID from ``workflow.uuid4()``; ignored for searches (the service names them)."""
+    browses: int | None = None
+    """At most this many browses (each is one of the tenant's limited searches), counted
+    across the activity's attempts; ``None``: as many as filling the reservation takes."""
 
 
 class HoldResult(_Model):
@@ -52,6 +55,9 @@ class HoldResult(_Model):
     currency: str
     expires_at: datetime | None
     no_resell_required: bool = False
+    browses_left: bool = False
+    """The reservation is short of the quantity only because ``browses`` ran out: browsing
+    still offered numbers, so another browse may top it up."""
 
 
 class ReleaseHoldInput(_Model):

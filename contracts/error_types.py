@@ -22,6 +22,7 @@ __all__ = [
     "OVER_BUDGET",
     "PROVISIONING_FAILED",
     "PURCHASE_FAILED",
+    "QUOTA_WAIT_EXPIRED",
     "REJECTED",
     "RELEASE_BLOCKED",
     "RELEASE_FAILED",
@@ -65,6 +66,8 @@ OVER_BUDGET = "OverBudget"
 PURCHASE_FAILED = "PurchaseFailed"
 CAPABILITY_UPDATE_FAILED = "CapabilityUpdateFailed"
 APPROVAL_EXPIRED = "ApprovalExpired"
+QUOTA_WAIT_EXPIRED = "QuotaWaitExpired"
+"""The saga waited for ACS budget longer than its approval deadline: it ends ``expired``."""
 REJECTED = "Rejected"
 """An approver rejected the held numbers: the saga compensates and ends ``rejected``."""
 PROVISIONING_FAILED = "ProvisioningFailed"

@@ -21,6 +21,9 @@ __all__ = [
     "PROVISIONINGS_ENDED",
     "PROVISIONINGS_IN_STAGE",
     "PROVISIONINGS_STARTED",
+    "QUOTA_REFUSED",
+    "QUOTA_REMAINING",
+    "QUOTA_WAITING",
     "STAGE_SECONDS",
 ]
 
@@ -28,8 +31,9 @@ PROVISIONINGS_STARTED = "numberflow_provisionings_started"
 PROVISIONINGS_ENDED = "numberflow_provisionings_ended"
 """Label ``outcome``: completed, completed_with_skips, rejected, expired, cancelled, failed."""
 PROVISIONINGS_IN_STAGE = "numberflow_provisionings_in_stage"
-"""Gauge; label ``stage`` (awaiting_approval, needs_attention): running sagas there now, as
-Temporal's visibility counts them (every worker reports the same figure: take ``max``)."""
+"""Gauge; label ``stage`` (awaiting_quota, awaiting_approval, needs_attention): running sagas
+there now, as Temporal's visibility counts them (every worker reports the same figure: take
+``max``)."""
 NUMBERS_PURCHASED = "numberflow_numbers_purchased"
 NUMBERS_RELEASED = "numberflow_numbers_released"
 """Numbers ACS confirmed released: compensations, ticket releases and orphan clean-ups."""
@@ -52,3 +56,11 @@ ACS_RETRY_AFTER_SECONDS = "numberflow_acs_retry_after"
 """Histogram; label ``operation``: the wait a throttled answer asked for."""
 ACS_LRO_POLLS = "numberflow_acs_lro_polls"
 """Label ``operation``: the long-running operation's kind (search, purchase, release...)."""
+QUOTA_WAITING = "numberflow_quota_waiting"
+"""Gauge; labels ``kind`` (searches, purchases) and ``resource``: sagas waiting for ACS budget."""
+QUOTA_REMAINING = "numberflow_quota_remaining"
+"""Gauge; labels ``kind`` and ``resource``: requests the tenant's window has room for (-1: no
+limit set)."""
+QUOTA_REFUSED = "numberflow_quota_refused"
+"""Labels ``kind`` and ``resource``: requests ACS refused for a tenant limit (the keeper's count
+was behind the service's: another user of the tenant, or a limit set too high)."""

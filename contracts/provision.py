@@ -16,6 +16,7 @@ import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from .ids import TicketId
+from .quota import QuotaWait
 
 __all__ = [
     "MAX_QUANTITY",
@@ -250,6 +251,8 @@ class Stage(StrEnum):
     """Where a saga is; the ``ProvisioningStage`` search attribute."""
 
     RESERVING = "reserving"
+    AWAITING_QUOTA = "awaiting_quota"
+    """Waiting for the tenant's ACS budget (a search or a purchase); a rejection is taken."""
     AWAITING_APPROVAL = "awaiting_approval"
     PURCHASING = "purchasing"
     CONFIGURING = "configuring"
@@ -370,14 +373,22 @@ def intervention_refusal(attention: Attention | None, intervention: Intervention
 
 
 def decision_refusal(
-    stage: Stage, decided: str | None, approvers: tuple[str, ...], approver: str
+    stage: Stage,
+    decided: str | None,
+    approvers: tuple[str, ...],
+    approver: str,
+    *,
+    rejecting: bool = False,
 ) -> str | None:
     """Why a decision cannot be taken now, or ``None`` when it can.
 
     The one rule for the Updates' validators, the ``decide`` signal, and the clients that
-    check it before they signal.
+    check it before they signal. A saga waiting for ACS budget takes a rejection (nobody
+    need wait for the budget of a ticket that will be rejected), not an approval.
     """
-    if stage is not Stage.AWAITING_APPROVAL:
+    if stage is Stage.AWAITING_QUOTA and not rejecting:
+        return "waiting for ACS budget (stage is awaiting_quota); only a rejection is taken now"
+    if stage not in (Stage.AWAITING_APPROVAL, Stage.AWAITING_QUOTA):
         return f"not awaiting approval (stage is {stage.value})"
     if decided is not None:
         return f"already {decided}"
@@ -393,7 +404,8 @@ class ApprovalRecord(Model):
     """``approved``, ``auto_approved`` or ``rejected``."""
     by: str
     at: datetime
-    monthly_cost: Decimal
+    monthly_cost: Decimal | None
+    """``None`` for a rejection taken before any number was held (waiting for budget)."""
     note: str | None = None
 
 
@@ -426,6 +438,8 @@ class ProvisionStatus(Model):
     """Decisions signalled when none could be taken, with the reason."""
     attention: Attention | None = None
     """While ``needs_attention``: the failed step, the error, the allowed actions, the deadline."""
+    quota_wait: QuotaWait | None = None
+    """While ``awaiting_quota``: which budget, the saga's place, when the window has room."""
     refused_interventions: tuple[str, ...] = ()
     """Interventions signalled when they could not be taken, with the reason."""
     skipped: tuple[str, ...] = ()

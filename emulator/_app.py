@@ -192,7 +192,7 @@ class EmulatorApp:
             if (method, path) == ("GET", "limits"):
                 return Reply(200, em.numbers.limits.to_wire(em.clock.now()))
             if (method, path) == ("POST", "limits"):
-                em.numbers.limits.grant(data)  # a support request granted
+                em.numbers.limits.grant(data, em.clock.now())  # a support request granted
                 return Reply(200, em.numbers.limits.to_wire(em.clock.now()))
             if (method, path) == ("POST", "reservations"):
                 # a reservation the resource already has (one made before the emulator started)

@@ -27,6 +27,8 @@ SEARCHES = "searches"
 PURCHASES = "purchases"
 QUOTA_EXCEEDED = "QuotaExceeded"
 _WEEK = 7 * 24 * 3600.0
+_JOURNAL = 10_000
+"""Requests and grants the journal keeps (the newest)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class LimitBook:
         self.limits = limits
         self._spent: dict[str, deque[datetime]] = {SEARCHES: deque(), PURCHASES: deque()}
         self.refused: dict[str, int] = {SEARCHES: 0, PURCHASES: 0}
+        self.journal: deque[dict[str, Any]] = deque(maxlen=_JOURNAL)
+        """Every request and grant, oldest first: what a test checks the clients' manners by
+        (a refused request repeated within its ``Retry-After``, a limit exceeded)."""
 
     def spend(self, kind: str, now: datetime) -> None:
         """Count one request, or refuse it with the service's 429 when the limit is reached."""
@@ -71,6 +76,7 @@ class LimitBook:
             self.refused[kind] += 1
             reopens = self._reopens(kind, now)
             seconds = max(1, math.ceil((reopens - now).total_seconds()))
+            self._note(now, kind, refused_for=seconds, limit=limit)
             raise ApiError(
                 429,
                 QUOTA_EXCEEDED,
@@ -81,8 +87,22 @@ class LimitBook:
                 headers={"Retry-After": str(seconds)},
             )
         spent.append(now)
+        self._note(now, kind, refused_for=None, limit=limit)
 
-    def grant(self, changes: Any) -> None:
+    def _note(
+        self, now: datetime, kind: str, *, refused_for: int | None, limit: int | None
+    ) -> None:
+        self.journal.append(
+            {
+                "at": format_time(now),
+                "kind": kind,
+                "inWindow": len(self._spent[kind]),
+                "limit": limit,
+                "refusedFor": refused_for,
+            }
+        )
+
+    def grant(self, changes: Any, now: datetime) -> None:
         """Raise (or set) limits, as a granted support request does: ``{"searches": 20}``."""
         if not isinstance(changes, dict) or not changes:
             raise ApiError(400, "InvalidInput", 'Give {"searches": N} and/or {"purchases": N}.')
@@ -94,6 +114,7 @@ class LimitBook:
                     400, "InvalidInput", f"{kind}: a limit is a count >= 0, or null for none."
                 )
         self.limits = replace(self.limits, **changes)
+        self.journal.append({"at": format_time(now), "grant": changes})
 
     def to_wire(self, now: datetime) -> dict[str, Any]:
         """Per limit: the limit, used and remaining in the window, when it has room again."""
@@ -109,6 +130,7 @@ class LimitBook:
                 "refused": self.refused[kind],
                 "reopensAt": format_time(self._reopens(kind, now)) if full else None,
             }
+        wire["journal"] = list(self.journal)
         return wire
 
     def _current(self, kind: str, now: datetime) -> deque[datetime]:

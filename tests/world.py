@@ -26,6 +26,7 @@ from codec import PayloadKeys, data_converter, new_key_entry
 from contracts.callback_hosts import CallbackHosts
 from contracts.ids import workflow_id_for
 from contracts.provision import ApprovalDecision, ProvisionRequest, ProvisionStatus, Stage
+from contracts.quota import QuotaLimits
 from contracts.search_attributes import ALL_SEARCH_ATTRIBUTES
 from contracts.sip import sip_workflow_id
 from emulator import EmulatorConfig, create_app
@@ -205,6 +206,10 @@ class Saga:
     def routes(self) -> list[dict[str, Any]]:
         return list(self.state()["sip"]["routes"])
 
+    def limits(self) -> Any:
+        """The emulator's limits: per kind its limit, use and refusals, and the journal."""
+        return self.state()["limits"]
+
     def held(self) -> int:
         return sum(c["held"] for c in self.state()["phoneNumbers"]["inventory"].values())
 
@@ -215,7 +220,10 @@ class Saga:
         assert self.routes() == []
 
 
-async def make_saga(env: WorkflowEnvironment, config: EmulatorConfig) -> AsyncIterator[Saga]:
+async def make_saga(
+    env: WorkflowEnvironment, config: EmulatorConfig, quota_limits: QuotaLimits | None = None
+) -> AsyncIterator[Saga]:
+    """An emulator of its own, and a worker for it configured with ``quota_limits``."""
     app = create_app(config)
     # A host of its own: the SIP writer's id is per resource host, and the dev server is shared.
     host = f"acs-{uuid.uuid4().hex[:8]}.emulator.test"
@@ -238,6 +246,7 @@ async def make_saga(env: WorkflowEnvironment, config: EmulatorConfig) -> AsyncIt
                 http=http,
                 callback_secret=CALLBACK_SECRET,
                 callback_hosts=CALLBACK_HOSTS,
+                quota_limits=quota_limits,
             ),
             interceptors=[LogContextInterceptor()],
         ),

@@ -2,7 +2,7 @@
 
 The names below are loaded on first use, not when the package is imported: the worker's sandbox
 imports ``workflows.<module>`` afresh for every workflow instance, and Python runs this package's
-``__init__`` first, so eager imports here would run all four workflow modules for each saga.
+``__init__`` first, so eager imports here would run all five workflow modules for each saga.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .provision import ProvisionNumbersWorkflow
+    from .quota_keeper import QuotaKeeperWorkflow
     from .reconcile import ReconcileWorkflow
     from .release import ReleaseNumbersWorkflow
     from .sip_routing import SipRoutingWorkflow
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "WORKFLOWS",
     "ProvisionNumbersWorkflow",
+    "QuotaKeeperWorkflow",
     "ReconcileWorkflow",
     "ReleaseNumbersWorkflow",
     "SipRoutingWorkflow",
@@ -28,6 +30,7 @@ __all__ = [
 
 _MODULES = {
     "ProvisionNumbersWorkflow": ".provision",
+    "QuotaKeeperWorkflow": ".quota_keeper",
     "ReconcileWorkflow": ".reconcile",
     "ReleaseNumbersWorkflow": ".release",
     "SipRoutingWorkflow": ".sip_routing",

@@ -44,6 +44,8 @@ class ApprovalDesk:
         self.approved_cost: Decimal | None = None
         self.ignored: list[str] = []
         """Signalled decisions that could not be taken, with the reason."""
+        self.rejected_while_waiting: str | None = None
+        """A rejection taken while the saga waited for ACS budget: its note."""
 
     async def obtain(self, hold: HoldResult) -> None:
         """Return once ``hold`` is approved (by policy or by a person); raise when it is not.
@@ -73,17 +75,30 @@ class ApprovalDesk:
         if self.decision == "rejected":
             raise ApplicationError(self.note or "rejected", type=REJECTED, non_retryable=True)
 
-    def refusal(self, approver: str) -> str | None:
-        """Why ``approver`` cannot decide now, or ``None``."""
-        decided = self.decision or (self._pending[0][0] if self._pending else None)
-        return decision_refusal(self._journal.stage, decided, self._policy.approvers, approver)
+    def refusal(self, approver: str, *, rejecting: bool = False) -> str | None:
+        """Why ``approver`` cannot decide (or reject) now, or ``None``."""
+        pending = self._pending[0][0] if self._pending else None
+        if self._journal.stage is Stage.AWAITING_QUOTA:
+            decided = "rejected" if self.rejected_while_waiting is not None else pending
+        else:
+            decided = self.decision or pending
+        return decision_refusal(
+            self._journal.stage, decided, self._policy.approvers, approver, rejecting=rejecting
+        )
 
     def queue(self, decision: str, approver: str, note: str | None) -> None:
         """Accept a decision; ``apply`` takes it when the saga waits for one."""
         self._pending.append((decision, approver, note))
 
     def apply(self, hold: HoldResult | None) -> None:
-        """Take the oldest accepted decision, if the saga is waiting for one on this hold."""
+        """Take the oldest accepted decision, if the saga is waiting for one on this hold.
+
+        While the saga waits for ACS budget, only a rejection is taken (nothing else is
+        accepted there).
+        """
+        if self._journal.stage is Stage.AWAITING_QUOTA:
+            self._apply_rejection(hold)
+            return
         if (
             hold is None
             or not self._pending
@@ -98,7 +113,16 @@ class ApprovalDesk:
         if decision == "approved":
             self.approved_cost = hold.monthly_cost
 
-    def record(self, decision: str, by: str, cost: Decimal, note: str | None = None) -> None:
+    def _apply_rejection(self, hold: HoldResult | None) -> None:
+        if self.rejected_while_waiting is not None or not self._pending:
+            return
+        if self._pending[0][0] != "rejected":
+            return  # an approval accepted for a later wait, replayed early: it waits its turn
+        _, approver, note = self._pending.pop(0)
+        self.record("rejected", approver, hold.monthly_cost if hold else None, note)
+        self.rejected_while_waiting = note or "rejected"
+
+    def record(self, decision: str, by: str, cost: Decimal | None, note: str | None = None) -> None:
         """A decision as taken, with the cost it was taken at."""
         self.records.append(
             ApprovalRecord(

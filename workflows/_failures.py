@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.error_types import APPROVAL_EXPIRED, REJECTED
+    from contracts.error_types import APPROVAL_EXPIRED, QUOTA_WAIT_EXPIRED, REJECTED
     from contracts.provision import Stage
 
 __all__ = ["describe", "error_code", "error_message", "error_type", "outcome_of"]
@@ -84,6 +84,6 @@ def outcome_of(error: BaseException) -> Stage:
     kind = error_type(error)
     if kind == REJECTED:
         return Stage.REJECTED
-    if kind == APPROVAL_EXPIRED:
+    if kind in (APPROVAL_EXPIRED, QUOTA_WAIT_EXPIRED):
         return Stage.EXPIRED
     return Stage.FAILED

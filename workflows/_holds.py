@@ -9,9 +9,10 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import PhoneNumberActivities
-    from contracts.activities import HoldInput, HoldResult, ReleaseHoldInput
+    from contracts.activities import HoldInput, HoldResult, LroHandle, ReleaseHoldInput
     from contracts.error_types import OUT_OF_STOCK, OVER_BUDGET
     from contracts.provision import HoldStrategy, PartialPolicy, ProvisionRequest, Stage
+    from contracts.quota import QuotaKind
 
     from ._compensation import CompensationStack
     from ._journal import Journal
@@ -24,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         UNDO_STEP,
         adjusted,
     )
+    from ._quota import QuotaGate
 
 __all__ = ["Holds"]
 
@@ -31,13 +33,25 @@ __all__ = ["Holds"]
 class Holds:
     """Takes holds for one request, each with its undo registered before it exists."""
 
-    def __init__(self, request: ProvisionRequest, journal: Journal, undo: CompensationStack):
+    def __init__(
+        self,
+        request: ProvisionRequest,
+        journal: Journal,
+        undo: CompensationStack,
+        quota: QuotaGate,
+    ):
         self._request = request
         self._journal = journal
         self._undo = undo
+        self._quota = quota
 
     async def acquire(self) -> HoldResult:
-        """A new hold on the request's numbers (not yet checked against stock and budget)."""
+        """A new hold on the request's numbers (not yet checked against stock and budget).
+
+        Each search or browse is one of the tenant's limited searches: it is made once the
+        quota keeper admits it, and a reservation is topped up one browse per admission only
+        while browsing offers numbers (the service offers a sample of about 20 per browse).
+        """
         request = self._request
         self._journal.enter(Stage.RESERVING)
         hold_id = str(workflow.uuid4())
@@ -47,19 +61,20 @@ class Holds:
                 f"release reservation {hold_id}",
                 _release_hold(HoldStrategy.RESERVATION, hold_id),
             )
-            return await workflow.execute_activity_method(
-                PhoneNumberActivities.acquire_reservation,
-                HoldInput(request=request, hold_id=hold_id),
-                # a browse and a PATCH per 20 numbers: a large ticket takes many rounds
-                **adjusted(
-                    SIDE_EFFECT_STEP,
-                    start_to_close_timeout=ACS_CALL_TIMEOUT * (3 + request.quantity // 20),
-                ),
-            )
-        search = await workflow.execute_activity_method(
-            PhoneNumberActivities.begin_search,
-            HoldInput(request=request, hold_id=hold_id),
-            **SIDE_EFFECT_STEP,
+            while True:
+                hold = await self._quota.spend(
+                    QuotaKind.SEARCHES,
+                    Stage.RESERVING,
+                    lambda limited: self._reserve(hold_id, limited),
+                )
+                if not hold.browses_left or len(hold.numbers) >= request.quantity:
+                    return hold
+                self._journal.note(
+                    f"holding {len(hold.numbers)} of {request.quantity}; browsing again within "
+                    "the tenant's budget"
+                )
+        search = await self._quota.spend(
+            QuotaKind.SEARCHES, Stage.RESERVING, lambda _: self._begin_search(hold_id)
         )
         self._undo.push(
             "hold",
@@ -70,6 +85,28 @@ class Holds:
         expect_success(await poll(search), "search")
         return await workflow.execute_activity_method(
             PhoneNumberActivities.get_search_hold, search, **ACS_STEP
+        )
+
+    async def _reserve(self, hold_id: str, limited: bool) -> HoldResult:
+        """Browse and reserve: once when the tenant's searches are limited, else until full."""
+        request = self._request
+        self._journal.enter(Stage.RESERVING)
+        return await workflow.execute_activity_method(
+            PhoneNumberActivities.acquire_reservation,
+            HoldInput(request=request, hold_id=hold_id, browses=1 if limited else None),
+            # a browse and a PATCH per 20 numbers: a large ticket takes many rounds
+            **adjusted(
+                SIDE_EFFECT_STEP,
+                start_to_close_timeout=ACS_CALL_TIMEOUT * (3 + request.quantity // 20),
+            ),
+        )
+
+    async def _begin_search(self, hold_id: str) -> LroHandle:
+        self._journal.enter(Stage.RESERVING)
+        return await workflow.execute_activity_method(
+            PhoneNumberActivities.begin_search,
+            HoldInput(request=self._request, hold_id=hold_id),
+            **SIDE_EFFECT_STEP,
         )
 
     def check_stock_and_budget(self, hold: HoldResult) -> None:

@@ -11,7 +11,7 @@ with workflow.unsafe.imports_passed_through():
     from activities import PhoneNumberActivities, SipWriterActivities
     from contracts import metrics
     from contracts.activities import HoldResult, LroHandle, PurchaseInput, ReleaseNumbersInput
-    from contracts.error_types import HOLD_EXPIRED, PURCHASE_FAILED
+    from contracts.error_types import ACS_QUOTA_EXCEEDED, HOLD_EXPIRED, PURCHASE_FAILED
     from contracts.provision import ProvisionRequest
     from contracts.sip import NumbersOwnership
 
@@ -68,8 +68,9 @@ class Purchase:
                 PhoneNumberActivities.begin_purchase, self._input, **SIDE_EFFECT_STEP
             )
         except ActivityError as error:
-            if error_type(error) == HOLD_EXPIRED:
+            if error_type(error) in (HOLD_EXPIRED, ACS_QUOTA_EXCEEDED):
                 self._undo.discard(_RELEASE_PURCHASED)  # nothing was bought
+            if error_type(error) == HOLD_EXPIRED:
                 raise HoldLapsed from error
             raise
         self._started = handle

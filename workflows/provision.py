@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.provision import (
         ApprovalDecision,
         Decision,
+        DecisionKind,
         Intervention,
         InterventionKind,
         ProvisionRequest,
@@ -56,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         StepFailurePolicy,
         TrunkSpec,
     )
+    from contracts.quota import QUOTA_ANSWER_SIGNAL, QuotaAnswer, QuotaKind
     from contracts.search_attributes import COUNTRY_CODE, TICKET_ID
 
     from ._approval import ApprovalDesk
@@ -76,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
         adjusted,
     )
     from ._purchase import HoldLapsed, Purchase
+    from ._quota import QuotaGate
 
 __all__ = ["ProvisionNumbersWorkflow"]
 
@@ -108,7 +111,8 @@ class ProvisionNumbersWorkflow:
         self._approval = ApprovalDesk(request.approval, self._journal)
         self._desk = AttentionDesk(request, self._journal, self._errors)
         self._undo = CompensationStack()
-        self._holds = Holds(request, self._journal, self._undo)
+        self._quota = QuotaGate(request, self._journal, self._undo, self._approval)
+        self._holds = Holds(request, self._journal, self._undo, self._quota)
         self._hold: HoldResult | None = None
         self._numbers: tuple[str, ...] = ()
         self._route: RouteResult | None = None
@@ -277,7 +281,7 @@ class ProvisionNumbersWorkflow:
 
     @reject.validator
     def _validate_reject(self, rejection: Rejection) -> None:
-        self._check_decision_allowed(rejection.approver)
+        self._check_decision_allowed(rejection.approver, rejecting=True)
 
     @workflow.signal(name=DECIDE_SIGNAL)
     def decide(self, payload: RawValue) -> None:
@@ -292,7 +296,8 @@ class ProvisionNumbersWorkflow:
             self._approval.ignored.append(f"malformed decide signal: {decision}")
             self._journal.note(f"ignored a malformed decide signal: {decision}")
             return
-        refusal = self._approval.refusal(decision.approver)
+        rejecting = decision.decision is DecisionKind.REJECTED
+        refusal = self._approval.refusal(decision.approver, rejecting=rejecting)
         if refusal is not None:
             self._approval.ignored.append(
                 f"{decision.decision.value} by {decision.approver}: {refusal}"
@@ -301,18 +306,37 @@ class ProvisionNumbersWorkflow:
         self._approval.queue(decision.decision.value, decision.approver, decision.note)
         self._apply_pending_decision()
 
-    def _check_decision_allowed(self, approver: str) -> None:
+    def _check_decision_allowed(self, approver: str, *, rejecting: bool = False) -> None:
         """Refuse before anything is written: wrong stage, second decision, unknown approver."""
-        refusal = self._approval.refusal(approver)
+        refusal = self._approval.refusal(approver, rejecting=rejecting)
         if refusal is not None:
             raise ValueError(refusal)
 
     def _apply_pending_decision(self) -> None:
         self._approval.apply(self._hold)
 
+    @workflow.signal(name=QUOTA_ANSWER_SIGNAL)
+    def quota_answer(self, answer: QuotaAnswer) -> None:
+        """The quota keeper's answer to an ask: admitted, or queued with a place."""
+        self._quota.hear(answer)
+
     # -- purchase ------------------------------------------------------------------------------
 
     async def _purchase_renewing_the_hold(self) -> None:
+        """Buy what the hold holds, once the tenant's budget admits a purchase.
+
+        The purchase is admitted before the hold is checked: a hold that lapsed while the saga
+        waited is renewed with the admission in hand, so the new hold is bought at once
+        instead of lapsing in the queue again.
+        """
+        await self._quota.spend(
+            QuotaKind.PURCHASES,
+            Stage.PURCHASING,
+            lambda _: self._buy_renewing_the_hold(),
+            hold=self._hold,
+        )
+
+    async def _buy_renewing_the_hold(self) -> None:
         """Buy what the hold holds; a hold that lapsed meanwhile is renewed first (bounded).
 
         The clock is consulted once, after the (possibly days-long) wait; after that only the
@@ -483,6 +507,7 @@ class ProvisionNumbersWorkflow:
             approvers=self._request.approval.approvers,
             ignored_decisions=tuple(self._approval.ignored),
             attention=self._desk.attention,
+            quota_wait=self._quota.wait,
             refused_interventions=tuple(self._desk.refused),
             skipped=tuple(self._skipped),
             route_name=self._route.route_name if self._route else None,

@@ -1,0 +1,263 @@
+"""The tenant's ACS limits as part of the saga: one budget, a visible queue, nothing burnt.
+
+Each test runs the saga against an emulator that keeps the tenant's limits (5 searches and 1
+purchase a week for a new tenant) and checks the emulator's own journal of requests
+afterwards: the limit never exceeded, no refusal repeated within its ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from contracts.provision import ProvisionResult, Rejection, Stage
+from contracts.quota import QuotaGrant, QuotaKind, QuotaLimits, QuotaView, quota_keeper_id
+from emulator import EmulatorConfig, TenantLimits
+from tests.world import Saga, base_request, make_saga
+from workflows import ProvisionNumbersWorkflow, QuotaKeeperWorkflow
+
+pytestmark = pytest.mark.slow
+
+NEW_TENANT = QuotaLimits(searches=5, purchases=1)
+"""numberflow configured with the service-limits page's figures for a new tenant."""
+RAISED = {"searches": 20, "purchases": 20}
+"""What Microsoft grants in these tests (the emulator's and the keeper's limits alike)."""
+
+
+def _world(
+    env: WorkflowEnvironment, emulator: TenantLimits, keeper: QuotaLimits | None
+) -> AsyncIterator[Saga]:
+    return make_saga(env, EmulatorConfig(lro_seconds=0.0, limits=emulator), keeper)
+
+
+@pytest_asyncio.fixture
+async def new_tenant(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
+    """A new tenant's limits in the emulator, and numberflow configured with them."""
+    async for world in _world(dev_env, TenantLimits.new_tenant(), NEW_TENANT):
+        yield world
+
+
+@pytest_asyncio.fixture
+async def unconfigured(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
+    """One search a week in the emulator; numberflow told nothing about it."""
+    async for world in _world(dev_env, TenantLimits(searches=1), None):
+        yield world
+
+
+@pytest_asyncio.fixture
+async def one_search(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
+    """One search a week, known to numberflow."""
+    async for world in _world(dev_env, TenantLimits(searches=1), QuotaLimits(searches=1)):
+        yield world
+
+
+@pytest_asyncio.fixture
+async def one_search_skipping(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
+    """One search a week, known to numberflow, on the time-skipping server."""
+    async for world in _world(time_skipping_env, TenantLimits(searches=1), QuotaLimits(searches=1)):
+        yield world
+
+
+async def _stages(saga: Saga, handles: list[WorkflowHandle[Any, Any]]) -> list[Stage]:
+    return [(await saga.status(h)).stage for h in handles]
+
+
+async def _until_stages(
+    saga: Saga, handles: list[WorkflowHandle[Any, Any]], wanted: dict[Stage, int]
+) -> None:
+    """Wait (real time) until exactly ``wanted`` of the sagas are in each stage."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        stages = await _stages(saga, handles)
+        if all(stages.count(stage) == n for stage, n in wanted.items()):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"stages {stages}, wanted {wanted}")
+        await asyncio.sleep(0.1)
+
+
+def _keeper(saga: Saga) -> WorkflowHandle[Any, Any]:
+    return saga.client.get_workflow_handle(quota_keeper_id(saga.emulator.endpoint))
+
+
+async def _view(saga: Saga) -> QuotaView:
+    view: QuotaView = await _keeper(saga).query(QuotaKeeperWorkflow.view)
+    return view
+
+
+async def _grant(saga: Saga) -> None:
+    """Microsoft raises the limits (the emulator) and an operator tells numberflow."""
+    granted = saga.emulator.app.emulator.numbers.limits
+    granted.grant(RAISED, saga.emulator.app.emulator.clock.now())
+    await _keeper(saga).execute_update(QuotaKeeperWorkflow.grant, QuotaGrant(**RAISED, by="ops"))
+
+
+def assert_well_mannered(saga: Saga) -> None:
+    """The emulator's journal: no limit exceeded, no refused request repeated too soon."""
+    journal = saga.limits()["journal"]
+    blocked: dict[str, datetime] = {}
+    for entry in journal:
+        if "grant" in entry:
+            blocked.clear()  # a grant is a new limit: asking at once is right
+            continue
+        at = datetime.fromisoformat(entry["at"])
+        kind = entry["kind"]
+        if kind in blocked:
+            assert at >= blocked[kind], f"{kind} asked again within its Retry-After: {entry}"
+        if entry["refusedFor"] is not None:
+            blocked[kind] = at + timedelta(seconds=entry["refusedFor"])
+        elif entry["limit"] is not None:
+            assert entry["inWindow"] <= entry["limit"], f"limit exceeded: {entry}"
+
+
+async def test_ten_tickets_on_a_new_tenant_wait_their_turn_and_all_complete(
+    new_tenant: Saga,
+) -> None:
+    """5 searches and 1 purchase a week: 5 sagas hold numbers, 5 wait in the queue; one buys,
+    the others wait for a purchase; after Microsoft raises the limits, all ten complete."""
+    saga = new_tenant
+    handles = [await saga.start(base_request(quantity=1)) for _ in range(10)]
+    await _until_stages(saga, handles, {Stage.AWAITING_APPROVAL: 5, Stage.AWAITING_QUOTA: 5})
+
+    waiting = [s for h in handles if (s := await saga.status(h)).stage is Stage.AWAITING_QUOTA]
+    assert sorted(w.quota_wait.place or 0 for w in waiting if w.quota_wait) == [1, 2, 3, 4, 5]
+    assert all(w.quota_wait and w.quota_wait.kind is QuotaKind.SEARCHES for w in waiting)
+    assert all(w.quota_wait and w.quota_wait.room_at for w in waiting), "room comes in a week"
+    view = await _view(saga)
+    searches = next(line for line in view.lines if line.kind is QuotaKind.SEARCHES)
+    assert (searches.limit, searches.used, searches.remaining) == (5, 5, 0)
+    assert sorted(searches.queue) == sorted(w.ticket_id for w in waiting)
+
+    held = [h for h in handles if (await saga.status(h)).stage is Stage.AWAITING_APPROVAL]
+    for handle in held:
+        await saga.approve(handle)
+    await _until_stages(saga, held, {Stage.COMPLETED: 1, Stage.AWAITING_QUOTA: 4})
+    assert len(saga.owned()) == 1, "one purchase a week"
+
+    await _grant(saga)
+    for handle in [h for h in handles if h not in held]:
+        await saga.approve(handle)
+    results: list[ProvisionResult] = [await h.result() for h in handles]
+    assert [r.outcome for r in results] == [Stage.COMPLETED] * 10
+    assert len(saga.owned()) == 10
+    limits = saga.limits()
+    assert limits["searches"]["refused"] == 0 and limits["purchases"]["refused"] == 0
+    assert limits["searches"]["used"] == 10 and limits["purchases"]["used"] == 10
+    assert_well_mannered(saga)
+    assert all(not line.queue for line in (await _view(saga)).lines)
+
+
+async def test_a_saga_waiting_for_budget_is_rejected_or_cancelled_cleanly(
+    one_search: Saga,
+) -> None:
+    """Rejected or cancelled in the queue: it ends so, spends nothing, leaves the queue."""
+    saga = one_search
+    handles = [await saga.start(base_request()) for _ in range(3)]
+    await _until_stages(saga, handles, {Stage.AWAITING_APPROVAL: 1, Stage.AWAITING_QUOTA: 2})
+    stages = await _stages(saga, handles)
+    first = handles[stages.index(Stage.AWAITING_APPROVAL)]
+    rejected, cancelled = [h for h in handles if h is not first]
+    status = await rejected.execute_update(
+        ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="not needed")
+    )
+    assert status.approvals[-1].decision == "rejected"
+    assert (await rejected.result()).outcome is Stage.REJECTED
+    await cancelled.cancel()
+    await saga.wait_stage(cancelled, Stage.COMPENSATED)
+
+    view = await _view(saga)
+    assert all(not line.queue for line in view.lines), "both left the queue"
+    assert saga.limits()["searches"]["used"] == 1, "only the first saga searched"
+    assert len(saga.active_reservations()) == 1, "only the first saga holds numbers"
+    await first.execute_update(
+        ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="done")
+    )
+    await first.result()
+    saga.assert_clean()
+
+
+async def test_a_saga_waiting_past_its_approval_deadline_expires_without_spending(
+    one_search_skipping: Saga,
+) -> None:
+    """The queue is bounded by the approval deadline: the saga ends ``expired``, unspent."""
+    saga = one_search_skipping
+    first = await saga.start(base_request())
+    await saga.wait_stage(first, Stage.AWAITING_APPROVAL)
+    late = await saga.start(base_request(approval={"deadline": "PT1H"}))
+    await saga.wait_stage(late, Stage.AWAITING_QUOTA)
+
+    result = await late.result()  # the server skips the hour
+    assert result.outcome is Stage.EXPIRED
+    assert result.note and "budget" in result.note
+    assert saga.limits()["searches"]["used"] == 1
+    view = await _view(saga)
+    assert all(not line.queue for line in view.lines)
+    assert [e["kind"] for e in saga.limits()["journal"]] == ["searches"], "the first's only"
+
+
+async def test_a_limit_acs_answers_is_learned_and_never_asked_again_at_once(
+    unconfigured: Saga,
+) -> None:
+    """numberflow was told no limit; ACS refuses the second search: the saga waits in the
+    queue (until the window, or a grant), and ACS is not asked again meanwhile."""
+    saga = unconfigured
+    first = await saga.start(base_request())
+    await saga.wait_stage(first, Stage.AWAITING_APPROVAL)
+    second = await saga.start(base_request())
+    waiting = await saga.wait_stage(second, Stage.AWAITING_QUOTA)
+    assert waiting.quota_wait and waiting.quota_wait.room_at
+    assert waiting.quota_wait.room_at > waiting.quota_wait.since + timedelta(days=6)
+    await asyncio.sleep(2)  # a saga that retried would have asked again by now
+    assert saga.limits()["searches"]["refused"] == 1
+
+    await _grant(saga)
+    await saga.wait_stage(second, Stage.AWAITING_APPROVAL)
+    assert saga.limits()["searches"]["refused"] == 1
+    assert_well_mannered(saga)
+    for handle in (first, second):
+        await handle.execute_update(
+            ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="done")
+        )
+        await handle.result()
+    saga.assert_clean()
+
+
+async def test_a_retried_reservation_does_not_browse_again(one_search: Saga) -> None:
+    """The reservation fails after the browse; the retry reuses the browse's offer."""
+    saga = one_search
+    saga.fault(
+        {
+            "operation": "PhoneNumbers_BrowseAvailableNumbers",
+            "times": 1,
+            "action": {"type": "latency", "seconds": 1.0},
+        }
+    )
+    handle = await saga.start(base_request())
+    await saga.wait_for(
+        handle,
+        lambda _: saga.state()["requestCounts"].get("PhoneNumbers_BrowseAvailableNumbers", 0) > 0,
+    )
+    saga.fault(  # the PATCH that adds the browsed numbers fails; the activity is retried
+        {
+            "operation": "PhoneNumbers_CreateOrUpdateReservation",
+            "times": 1,
+            "action": {"type": "status", "status": 503, "code": "ServiceUnavailable"},
+        }
+    )
+    status = await saga.wait_stage(handle, Stage.AWAITING_APPROVAL, timeout=30)
+    assert len(status.numbers) == 2
+    assert saga.state()["faults"][-1]["fired"] == 1, "the reservation failed once"
+    assert saga.state()["requestCounts"]["PhoneNumbers_BrowseAvailableNumbers"] == 1
+    assert saga.limits()["searches"]["refused"] == 0
+    await handle.execute_update(
+        ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="done")
+    )
+    await handle.result()
+    saga.assert_clean()

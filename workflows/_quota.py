@@ -134,10 +134,14 @@ class QuotaGate:
         self.wait = QuotaWait(
             kind=kind, place=answer.place, room_at=answer.room_at, since=workflow.now()
         )
-        room = f"room at {answer.room_at:%Y-%m-%d %H:%M} UTC" if answer.room_at else "no room"
+        room = (
+            f"room at {answer.room_at:%Y-%m-%d %H:%M} UTC"
+            if answer.room_at
+            else "no room until a grant"
+        )
         self._journal.enter(
             Stage.AWAITING_QUOTA,
-            note=f"waiting for {kind.value} budget: place {answer.place}, {room} until a grant",
+            note=f"waiting for {kind.value} budget: place {answer.place}, {room}",
         )
         self._approval.apply(hold)  # replay may have run a rejection's handler already
         deadline = self._request.approval.deadline

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,13 +27,19 @@ from temporalio.testing import WorkflowEnvironment
 from contracts.ids import release_workflow_id
 from contracts.operations import ReleaseRequest
 from contracts.provision import Intervention, Rejection, Stage
+from contracts.quota import QuotaGrant, QuotaLimits, quota_keeper_id
 from contracts.sip import DetachRouteRequest, sip_workflow_id
 from emulator import EmulatorConfig
 from namespace_setup import register_search_attributes
 from provisioning import intervene
 from tests.loopback import LoopbackServer
 from tests.world import TEST_SERVER, Saga, base_request, make_saga
-from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow, SipRoutingWorkflow
+from workflows import (
+    ProvisionNumbersWorkflow,
+    QuotaKeeperWorkflow,
+    ReleaseNumbersWorkflow,
+    SipRoutingWorkflow,
+)
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -252,6 +260,40 @@ async def renewed(saga: Saga) -> str:
     return handle.id
 
 
+async def quota_queued(saga: Saga) -> tuple[str, ...]:
+    """One search a week: the second saga waits for budget, a grant admits it, it completes."""
+    first = await saga.start(base_request(ticket_id="REPLAY-quota-first"))
+    await saga.wait_stage(first, Stage.AWAITING_APPROVAL)
+    handle = await saga.start(base_request(ticket_id="REPLAY-quota-queued"))
+    await saga.wait_stage(handle, Stage.AWAITING_QUOTA)
+    keeper = saga.client.get_workflow_handle(quota_keeper_id(saga.emulator.endpoint))
+    await keeper.execute_update(
+        QuotaKeeperWorkflow.grant, QuotaGrant(searches=5, purchases=5, by="ops")
+    )
+    await saga.approve(handle)
+    await handle.result()
+    return handle.id, keeper.id
+
+
+async def quota_rejected_waiting(saga: Saga) -> str:
+    """Rejected while it waits for budget: it gives its place back and ends rejected."""
+    first = await saga.start(base_request(ticket_id="REPLAY-quota-holder"))
+    await saga.wait_stage(first, Stage.AWAITING_APPROVAL)
+    handle = await saga.start(base_request(ticket_id="REPLAY-quota-rejected"))
+    await saga.wait_stage(handle, Stage.AWAITING_QUOTA)
+    await handle.execute_update(
+        ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="not needed")
+    )
+    await handle.result()
+    return handle.id
+
+
+_QUOTA_LIMITS = {
+    "quota_queued": QuotaLimits(searches=1, purchases=1),
+    "quota_rejected_waiting": QuotaLimits(searches=1),
+}
+"""The limits numberflow is configured with, for the scenarios that need some."""
+
 SCENARIOS = [
     with_callbacks,
     happy_reservation,
@@ -270,6 +312,8 @@ SCENARIOS = [
     batched,
     sip_writer_group_commit,
     renewed,
+    quota_queued,
+    quota_rejected_waiting,
 ]
 
 
@@ -288,21 +332,26 @@ async def main(names: list[str]) -> None:
         )
         try:
             await register_search_attributes(env.client)
-            async for saga in make_saga(env, EmulatorConfig(lro_seconds=0.0)):
-                workflow_id = await scenario(saga)
-                history = await env.client.get_workflow_handle(workflow_id).fetch_history()
-                prefix = (
-                    "sip_routing"
-                    if scenario in (sip_writer, sip_writer_ownership, sip_writer_group_commit)
-                    else "release"
-                    if scenario is released
-                    else "provision"
-                )
-                path = HISTORIES / f"{prefix}-{scenario.__name__}.json"
-                path.write_text(history.to_json())
-                print(f"wrote {path}")  # noqa: T201
+            limits = _QUOTA_LIMITS.get(scenario.__name__)
+            async for saga in make_saga(env, EmulatorConfig(lro_seconds=0.0), limits):
+                recorded = await scenario(saga)
+                ids = (recorded,) if isinstance(recorded, str) else recorded
+                for workflow_id in ids:
+                    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+                    path = HISTORIES / f"{_prefix(scenario, workflow_id)}-{scenario.__name__}.json"
+                    path.write_text(history.to_json())
+                    print(f"wrote {path}")  # noqa: T201
         finally:
             await env.shutdown()
+
+
+def _prefix(scenario: Callable[..., Any], workflow_id: str) -> str:
+    """The history file's prefix: the workflow's module."""
+    if workflow_id.startswith(quota_keeper_id("")):
+        return "quota_keeper"
+    if scenario in (sip_writer, sip_writer_ownership, sip_writer_group_commit):
+        return "sip_routing"
+    return "release" if scenario is released else "provision"
 
 
 if __name__ == "__main__":

@@ -49,6 +49,9 @@ def test_corpus_covers_the_main_paths() -> None:
         "release-released_by_purchase_date",  # release-by-purchase-date
         "provision-batched",  # configure-in-batches, SIP requests by signal
         "sip_routing-sip_writer_group_commit",  # the writer's side of group commit
+        "provision-quota_queued",  # tenant-quota: queued, admitted after a grant
+        "provision-quota_rejected_waiting",  # tenant-quota: rejected in the queue
+        "quota_keeper-quota_queued",  # the keeper's side
     } <= names
 
 

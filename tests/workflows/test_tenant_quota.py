@@ -18,8 +18,16 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.provision import ProvisionResult, Rejection, Stage
-from contracts.quota import QuotaGrant, QuotaKind, QuotaLimits, QuotaView, quota_keeper_id
+from contracts.quota import (
+    QuotaGrant,
+    QuotaKeeperInput,
+    QuotaKind,
+    QuotaLimits,
+    QuotaView,
+    quota_keeper_id,
+)
 from emulator import EmulatorConfig, TenantLimits
+from tests.cli.test_commands import as_json, cli
 from tests.world import Saga, base_request, make_saga
 from workflows import ProvisionNumbersWorkflow, QuotaKeeperWorkflow
 
@@ -260,4 +268,102 @@ async def test_a_retried_reservation_does_not_browse_again(one_search: Saga) -> 
         ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="done")
     )
     await handle.result()
+    saga.assert_clean()
+
+
+async def test_the_window_rolling_admits_the_next_saga(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """No grant: the keeper's timer admits the queued saga once the window has room."""
+    hourly = QuotaLimits(searches=1, window=timedelta(hours=1))
+    async for saga in _world(time_skipping_env, TenantLimits(), hourly):
+        first = await saga.start(base_request())
+        await saga.wait_stage(first, Stage.AWAITING_APPROVAL)
+        second = await saga.start(base_request())
+        waiting = await saga.wait_stage(second, Stage.AWAITING_QUOTA)
+        assert waiting.quota_wait and waiting.quota_wait.room_at
+        assert waiting.quota_wait.room_at - waiting.quota_wait.since <= timedelta(minutes=66)
+        await saga.env.sleep(timedelta(minutes=70))
+        await saga.wait_stage(second, Stage.AWAITING_APPROVAL)
+        searches = next(line for line in (await _view(saga)).lines if line.kind.value == "searches")
+        assert (searches.used, searches.queue) == (1, ()), "the first's search left the window"
+
+
+async def test_the_keeper_carries_its_budget_and_queue_across_continue_as_new(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """A keeper whose history is long continues as new with what was spent and who waits."""
+    limits = QuotaLimits(searches=2)
+    async for saga in _world(dev_env, TenantLimits(), limits):
+        keeper = await saga.client.start_workflow(
+            QuotaKeeperWorkflow.run,
+            QuotaKeeperInput(
+                resource=saga.emulator.endpoint, limits=limits, continue_as_new_after=12
+            ),
+            id=quota_keeper_id(saga.emulator.endpoint),
+            task_queue=saga.task_queue,
+        )
+        handles = [await saga.start(base_request()) for _ in range(4)]
+        await _until_stages(saga, handles, {Stage.AWAITING_APPROVAL: 2, Stage.AWAITING_QUOTA: 2})
+        described = await _keeper(saga).describe()
+        assert described.run_id != keeper.first_execution_run_id, "it continued as new"
+        view = await _view(saga)
+        searches = next(line for line in view.lines if line.kind is QuotaKind.SEARCHES)
+        assert (searches.used, len(searches.queue)) == (2, 2)
+        await _keeper(saga).execute_update(
+            QuotaKeeperWorkflow.grant, QuotaGrant(searches=4, by="ops")
+        )
+        await _until_stages(saga, handles, {Stage.AWAITING_APPROVAL: 4})
+        for handle in handles:
+            await handle.execute_update(
+                ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="done")
+            )
+            await handle.result()
+        saga.assert_clean()
+
+
+async def test_the_operator_sees_the_queue_and_grants_from_the_cli(one_search: Saga) -> None:
+    """numberflow quota, status, list and approve tell the truth about a saga in the queue;
+    numberflow quota grant lets it go on."""
+    saga = one_search
+    resource = ("--resource", saga.emulator.endpoint)
+    code, out, err = await cli(saga, "quota", *resource)
+    assert code == 0 and "no saga has asked" in out, err
+    code, _, err = await cli(saga, "quota", "grant", "--by", "ops", *resource)
+    assert code == 2 and "--searches" in err
+
+    first = await saga.start(base_request())
+    await saga.wait_stage(first, Stage.AWAITING_APPROVAL)
+    queued = await saga.start(base_request())
+    ticket = (await saga.wait_stage(queued, Stage.AWAITING_QUOTA)).ticket_id
+    code, out, err = await cli(saga, "quota", *resource, "--json")
+    assert code == 0, err
+    searches = next(line for line in as_json(out)["lines"] if line["kind"] == "searches")
+    assert (searches["limit"], searches["used"], searches["queue"]) == (1, 1, [ticket])
+    code, out, err = await cli(saga, "quota", *resource)
+    assert code == 0 and ticket in out and "searches" in out, err
+    code, out, err = await cli(saga, "status", ticket)
+    assert code == 0 and "waiting for ACS budget" in out and "place 1" in out, err
+    code, out, err = await cli(saga, "list", "--stage", "awaiting_quota", "--json")
+    assert code == 0 and ticket in out, err
+    code, _, err = await cli(saga, "approve", ticket, "--approver", "alice")
+    assert code == 1 and "only a rejection" in err
+
+    emulator = saga.emulator.app.emulator  # Microsoft granted the support request
+    emulator.numbers.limits.grant({"searches": 2}, emulator.clock.now())
+    code, out, err = await cli(saga, "quota", "grant", "--searches", "2", "--by", "ops", *resource)
+    assert code == 0 and "(granted)" in out, err
+    await saga.wait_stage(queued, Stage.AWAITING_APPROVAL)
+    for handle in (first, queued):
+        code, _, err = await cli(
+            saga,
+            "reject",
+            (await saga.status(handle)).ticket_id,
+            "--approver",
+            "alice",
+            "--reason",
+            "done",
+        )
+        assert code == 0, err
+        await handle.result()
     saga.assert_clean()

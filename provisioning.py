@@ -60,8 +60,9 @@ from contracts.provision import (
     decision_refusal,
     intervention_refusal,
 )
+from contracts.quota import QuotaGrant, QuotaKeeperInput, QuotaView, quota_keeper_id
 from contracts.search_attributes import COUNTRY_CODE, TICKET_ID
-from workflows import ProvisionNumbersWorkflow, ReleaseNumbersWorkflow
+from workflows import ProvisionNumbersWorkflow, QuotaKeeperWorkflow, ReleaseNumbersWorkflow
 
 __all__ = [
     "DecisionSent",
@@ -72,6 +73,8 @@ __all__ = [
     "StartedProvisioning",
     "cancel_provisioning",
     "decide",
+    "grant_quota",
+    "read_quota",
     "describe_release",
     "intervene",
     "read_status",
@@ -112,9 +115,16 @@ class ProvisioningNotFound(Exception):
 
 
 class NoWorkerAnswered(Exception):
-    """The saga exists but no worker answered its status query in time."""
+    """The saga exists but no worker answered its status query (in time, or at all now)."""
 
-    def __init__(self, ticket_id: str) -> None:
+    def __init__(self, ticket_id: str, *, task_retrying: bool = False) -> None:
+        if task_retrying:
+            super().__init__(
+                f"no worker can answer for ticket {ticket_id} now: its workflow task is being "
+                "retried (a worker stopped in the middle of it, or it fails: the Web UI shows "
+                "which); try again shortly"
+            )
+            return
         super().__init__(
             f"no worker answered for ticket {ticket_id} within "
             f"{STATUS_TIMEOUT.total_seconds():.0f} s; is a worker running on its task queue?"
@@ -150,6 +160,8 @@ async def read_status(client: Client, ticket_id: str) -> ProvisionStatus:
             raise NoWorkerAnswered(ticket_id) from None
         if _no_poller(error):
             raise NoWorkerAnswered(ticket_id) from None
+        if _task_retrying(error):
+            raise NoWorkerAnswered(ticket_id, task_retrying=True) from None
         raise
 
 
@@ -160,6 +172,18 @@ def _no_poller(error: RPCError) -> bool:
     server just restarted that has not met them yet; found by a chaos run.)
     """
     return error.status is RPCStatusCode.FAILED_PRECONDITION and "poller" in error.message.lower()
+
+
+def _task_retrying(error: RPCError) -> bool:
+    """Whether the server refused a query because the run's workflow task is on a retry.
+
+    The worker that had the task was killed (the task timed out) or the task failed. Both pass,
+    or an operator must look; neither is the caller's error nor a bug of the caller.
+    """
+    return (
+        error.status is RPCStatusCode.FAILED_PRECONDITION
+        and "workflow task in failed state" in error.message.lower()
+    )
 
 
 async def worker_polls(client: Client, task_queue: str) -> bool:
@@ -492,3 +516,29 @@ async def _ended_as(
 
 def _status_name(status: WorkflowExecutionStatus | None) -> str:
     return status.name if status is not None else "UNKNOWN"
+
+
+async def read_quota(client: Client, endpoint: str) -> QuotaView | None:
+    """The tenant's budget as the resource's quota keeper knows it; ``None``: no keeper yet."""
+    try:
+        return await client.get_workflow_handle(quota_keeper_id(endpoint)).query(
+            QuotaKeeperWorkflow.view
+        )
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+
+
+async def grant_quota(
+    client: Client, endpoint: str, task_queue: str, grant: QuotaGrant
+) -> QuotaView:
+    """Tell the resource's keeper the limits Microsoft raised (starting it if none runs yet)."""
+    keeper = await client.start_workflow(
+        QuotaKeeperWorkflow.run,
+        QuotaKeeperInput(resource=endpoint),
+        id=quota_keeper_id(endpoint),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    return await keeper.execute_update(QuotaKeeperWorkflow.grant, grant)

@@ -79,6 +79,7 @@ class HoldActivities(PhoneNumbersActivityBase):
             if offer is None:
                 if hold.browses is not None and progress.browses >= hold.browses:
                     return reservation, True
+                progress.browses += 1  # counted before it is sent: ACS counts every request
                 activity.heartbeat(progress.wire())
                 browse = await self._client.browse_available_phone_numbers(
                     country_code=request.country_code,
@@ -89,7 +90,6 @@ class HoldActivities(PhoneNumbersActivityBase):
                     phone_number_prefixes=list(request.phone_number_prefixes) or None,
                 )
                 offer = browse.phone_numbers
-                progress.browses += 1
                 progress.unused_offer = offer
                 activity.heartbeat(progress.wire())
                 progress.unused_offer = None
@@ -196,8 +196,9 @@ def _reservation_hold(
 class _BrowseProgress:
     """What an attempt spent of the tenant's searches, carried to the next in its heartbeat.
 
-    The offer of the last browse rides along until its numbers are reserved, so a retry that
-    follows a failed reservation uses it instead of browsing (spending) again.
+    A browse is counted before it is sent (one whose answer was lost was still counted by
+    ACS), and its offer rides along until its numbers are reserved, so a retry that follows a
+    failed reservation uses it instead of browsing (spending) again.
     """
 
     browses: int = 0

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
-from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError, RPCStatusCode
 
-from contracts.quota import QuotaGrant, QuotaKeeperInput, QuotaView, quota_keeper_id
-from workflows import QuotaKeeperWorkflow
+from contracts.problems import first_problem
+from contracts.quota import QuotaGrant
+from provisioning import grant_quota, read_quota
 
 from ._common import (
     JsonFlag,
@@ -38,17 +37,7 @@ def show(ctx: typer.Context, resource: Resource = None, as_json: JsonFlag = Fals
     if ctx.invoked_subcommand is not None:
         return
     endpoint = acs_resource(resource)
-    workflow_id = quota_keeper_id(endpoint)
-
-    async def query(client: Client) -> QuotaView | None:
-        try:
-            return await client.get_workflow_handle(workflow_id).query(QuotaKeeperWorkflow.view)
-        except RPCError as error:
-            if error.status is RPCStatusCode.NOT_FOUND:
-                return None
-            raise
-
-    view = run_async(query)
+    view = run_async(lambda client: read_quota(client, endpoint))
     if view is None:
         if as_json:
             emit({"resource": endpoint, "keeper": None}, True, lambda _: None)
@@ -80,21 +69,17 @@ def grant(
     """Set the limits Microsoft raised (a support request granted); waiting sagas go on."""
     if searches is None and purchases is None:
         fail("invalid input: give --searches, --purchases or both", 2)
-    request = QuotaGrant(searches=searches, purchases=purchases, by=by)
+    try:
+        request = QuotaGrant(searches=searches, purchases=purchases, by=by)
+    except ValidationError as error:
+        fail(f"invalid input: {first_problem(error)}", 2)
     endpoint = acs_resource(resource)
     queue = task_queue or default_task_queue()
-
-    async def send(client: Client) -> QuotaView:
-        keeper = await client.start_workflow(
-            QuotaKeeperWorkflow.run,
-            QuotaKeeperInput(resource=endpoint),
-            id=quota_keeper_id(endpoint),
-            task_queue=queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-        return await keeper.execute_update(QuotaKeeperWorkflow.grant, request)
-
-    emit(run_async(send), as_json, _render)
+    emit(
+        run_async(lambda client: grant_quota(client, endpoint, queue, request)),
+        as_json,
+        _render,
+    )
 
 
 def _render(view: Any) -> None:

@@ -1,6 +1,7 @@
 """``python -m tests.chaos``: one chaos run with a report, for ``make chaos``.
 
 python -m tests.chaos --seed 7 --sagas 100 --kills 10 --restarts term,kill --report out.json
+python -m tests.chaos --seed 7 --limits 30,10 --report out.json   # a tight tenant budget
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ def main() -> int:
     parser.add_argument("--restarts", default="term,kill", help="comma-separated: term, kill")
     parser.add_argument("--deadline", type=float, default=420.0)
     parser.add_argument("--report", type=Path, required=True)
+    parser.add_argument(
+        "--limits",
+        default="",
+        help="searches,purchases per week in the tenant, raised half way (e.g. 30,10); "
+        "empty: no limits",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the processes it started
     plan = ChaosPlan(
@@ -34,6 +41,7 @@ def main() -> int:
         kills=args.kills,
         restarts=tuple(r for r in args.restarts.split(",") if r),
         deadline=args.deadline,
+        limits=_limits(args.limits),
     )
     folder = Path(tempfile.mkdtemp(prefix="numberflow-chaos-"))
     with (folder / "ingress.log").open("a") as ingress_log:  # the in-process ingress's lines
@@ -55,6 +63,13 @@ def main() -> int:
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     return 1 if report.violations else 0
+
+
+def _limits(text: str) -> tuple[int, int] | None:
+    if not text:
+        return None
+    searches, purchases = (int(part) for part in text.split(","))
+    return searches, purchases
 
 
 if __name__ == "__main__":

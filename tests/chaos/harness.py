@@ -38,6 +38,7 @@ from temporalio.service import RPCError
 
 from codec import data_converter
 from connection import payload_keys_from_environment
+from contracts.error_types import ACS_QUOTA_EXCEEDED
 from contracts.ids import workflow_id_for
 from contracts.provision import (
     Decision,
@@ -47,8 +48,11 @@ from contracts.provision import (
     ProvisionStatus,
     Stage,
 )
+from contracts.quota import QuotaGrant
 from contracts.sip import exact_number_pattern
-from emulator import EmulatorConfig, EmulatorServer
+from emulator import EmulatorConfig, EmulatorServer, TenantLimits
+from provisioning import grant_quota, read_quota
+from tests.limits import limit_violations
 from workflows import ProvisionNumbersWorkflow
 
 from .processes import ROOT, DevServer, WorkerProcess
@@ -95,6 +99,16 @@ class ChaosPlan:
     deadline: float = 170.0
     """Seconds from the first ticket until every saga must have closed."""
     lro_seconds: float = 0.5
+    limits: tuple[int, int] | None = None
+    """The tenant's searches and purchases per week, in the emulator and the workers' settings;
+    raised (Microsoft granted a support request) part way through the run."""
+    grant_after: float = 0.25
+    """How long after a tenth of the sagas wait for budget the limits are raised, as a share
+    of the time tickets keep arriving and being worked on."""
+
+
+_GRANTED_PER_SAGA = 4
+"""The raised limits: this many searches and purchases per saga of the run (plenty)."""
 
 
 @dataclass
@@ -115,6 +129,9 @@ class ChaosReport:
     """HTTP status -> how many times the ingress answered it (webhooks of half the tickets)."""
     violations: list[str] = field(default_factory=list)
     reconcile: dict[str, Any] = field(default_factory=dict)
+    quota: dict[str, Any] = field(default_factory=dict)
+    """With limits: each kind's use and refusals in the emulator, the sagas that waited in
+    the queue, and when the grant came."""
     seconds: float = 0.0
 
     def write(self, path: Path) -> None:
@@ -155,7 +172,12 @@ async def run_chaos(
     rng = random.Random(plan.seed)
     report = ChaosReport(seed=plan.seed, sagas=plan.sagas)
     task_queue = f"chaos-{plan.seed}-{uuid.uuid4().hex[:6]}"
-    config = EmulatorConfig(seed=plan.seed, lro_seconds=plan.lro_seconds, numbers_per_area_code=60)
+    config = EmulatorConfig(
+        seed=plan.seed,
+        lro_seconds=plan.lro_seconds,
+        numbers_per_area_code=60,
+        limits=TenantLimits(*plan.limits) if plan.limits else TenantLimits(),
+    )
     server = DevServer(folder)
     started = time.monotonic()
     with EmulatorServer(config) as emulator, contextlib.ExitStack() as closing:
@@ -169,6 +191,7 @@ async def run_chaos(
             "NUMBERFLOW_TASK_QUEUE": task_queue,
             "NUMBERFLOW_LOG_LEVEL": "WARNING",
             "NUMBERFLOW_LOG_JSON": "true",
+            **_quota_settings(plan),
         }
         workers = [WorkerProcess(f"worker-{i}", folder, env) for i in range(plan.workers)]
         for worker in workers:
@@ -194,6 +217,9 @@ async def run_chaos(
                     all_fired,
                 )
             )
+            if plan.limits:
+                grant = asyncio.create_task(_grant_midway(plan, client, emulator, task_queue))
+                running.callback(grant.cancel)
             webhooks = await running.enter_async_context(serve_ingress(client, task_queue))
             direct = DirectTicketSystem(client, task_queue)
             desks: tuple[TicketSystem, TicketSystem] = (webhooks, direct)
@@ -222,6 +248,9 @@ async def run_chaos(
             report.failures = dict(Counter(t.failure for t in tickets if t.failure))
             state = emulator.app.emulator.state()
             report.violations += _check(tickets, state)
+            if plan.limits:
+                report.quota = _quota_report(tickets, state)
+                report.violations += _quota_violations(tickets, state)
             report.violations += await _hold_trails(client, _left_holds(state), folder)
             report.reconcile = await asyncio.to_thread(_reconcile, server.address, task_queue)
             report.violations += _reconcile_violations(report.reconcile)
@@ -474,6 +503,43 @@ async def _connect(address: str) -> Client:
     raise RuntimeError(f"cannot reach Temporal at {address}")
 
 
+def _quota_settings(plan: ChaosPlan) -> dict[str, str]:
+    """The workers' limits: the emulator's, as an operator who read the tenant's would set."""
+    if plan.limits is None:
+        return {}
+    searches, purchases = plan.limits
+    return {
+        "NUMBERFLOW_QUOTA_SEARCHES": str(searches),
+        "NUMBERFLOW_QUOTA_PURCHASES": str(purchases),
+    }
+
+
+async def _grant_midway(
+    plan: ChaosPlan, client: Client, emulator: EmulatorServer, task_queue: str
+) -> None:
+    """Microsoft raises the limits once the budget has bitten; an operator tells numberflow.
+
+    The grant comes ``plan.grant_after`` of the busy time after a tenth of the sagas wait in
+    the keeper's queue, or when the busy time ends (kills and restarts slow some runs down).
+    """
+    busy = plan.sagas * STAGGER + 20
+    started = time.monotonic()
+    while time.monotonic() - started < busy:
+        with contextlib.suppress(RPCError):  # Temporal may be restarting
+            view = await read_quota(client, emulator.endpoint)
+            if view is not None and sum(len(line.queue) for line in view.lines) >= max(
+                3, plan.sagas // 10
+            ):
+                await asyncio.sleep(busy * plan.grant_after)
+                break
+        await asyncio.sleep(0.5)
+    raised = plan.sagas * _GRANTED_PER_SAGA
+    limits = emulator.app.emulator.numbers.limits
+    limits.grant({"searches": raised, "purchases": raised}, emulator.app.emulator.clock.now())
+    grant = QuotaGrant(searches=raised, purchases=raised, by="chaos")
+    await retrying(lambda: grant_quota(client, emulator.endpoint, task_queue, grant), 120)
+
+
 # -- the verdict ----------------------------------------------------------------------------------
 
 
@@ -560,6 +626,31 @@ _SAGA_EVENTS = (
     "WORKFLOW_EXECUTION_CANCELED",
 )
 """What a saga was told and how it ended, shown around its hold's steps."""
+
+
+def _quota_report(tickets: list[Ticket], state: dict[str, Any]) -> dict[str, Any]:
+    limits = state["limits"]
+    waited = [
+        t
+        for t in tickets
+        if t.final is not None and any(e.stage is Stage.AWAITING_QUOTA for e in t.final.timeline)
+    ]
+    grants = [e["at"] for e in limits["journal"] if "grant" in e]
+    return {
+        kind: {"used": limits[kind]["used"], "refused": limits[kind]["refused"]}
+        for kind in ("searches", "purchases")
+    } | {"sagas_that_waited": len(waited), "granted_at": grants}
+
+
+def _quota_violations(tickets: list[Ticket], state: dict[str, Any]) -> list[str]:
+    """No saga failed or expired for a limit; the emulator's journal shows good manners."""
+    violations = limit_violations(state["limits"]["journal"])
+    for ticket in tickets:
+        if ticket.failure and ACS_QUOTA_EXCEEDED in ticket.failure:
+            violations.append(f"{ticket.request.ticket_id} failed for a limit: {ticket.failure}")
+        if ticket.result is not None and ticket.result.outcome is Stage.EXPIRED:
+            violations.append(f"{ticket.request.ticket_id} expired: {ticket.result.note}")
+    return violations
 
 
 def _left_holds(state: dict[str, Any]) -> set[str]:

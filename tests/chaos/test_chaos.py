@@ -36,8 +36,12 @@ async def test_quick_chaos_run_keeps_every_promise(tmp_path: Path) -> None:
     """30 sagas, 3 worker SIGKILLs, a Temporal restart, seeded ACS faults: no violation.
 
     Half the tickets arrive as signed webhooks through the ingress: none is answered 500.
+    The tenant may make 8 searches and 3 purchases until Microsoft raises its limits half way
+    through: sagas wait in the queue, none fails for a limit, none asks ACS too soon.
     """
-    plan = ChaosPlan(seed=QUICK_SEED, sagas=30, kills=3, restarts=("term",), deadline=150)
+    plan = ChaosPlan(
+        seed=QUICK_SEED, sagas=30, kills=3, restarts=("term",), deadline=150, limits=(8, 3)
+    )
     report = await run_chaos(
         plan, tmp_path, history_sink=lambda wid, text: SCANNER.scan_history(f"chaos {wid}", text)
     )
@@ -49,6 +53,7 @@ async def test_quick_chaos_run_keeps_every_promise(tmp_path: Path) -> None:
     assert sum(report.ingress_answers.values()) >= 15  # half the tickets came as webhooks
     assert "500" not in report.ingress_answers, report.ingress_answers
     assert report.violations == [], json.dumps(report.violations, indent=2)
+    assert report.quota["sagas_that_waited"] > 0 and report.quota["granted_at"], report.quota
 
 
 @activity.defn(name="release_hold")

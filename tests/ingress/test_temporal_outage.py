@@ -20,11 +20,14 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from connection import RETRY_AFTER_OUTAGE
 from contracts.callback_hosts import CallbackHosts
+from contracts.ids import PROVISION_WORKFLOW_TYPE, workflow_id_for
+from contracts.provision import ProvisionRequest
 from contracts.signing import SIGNATURE_HEADER, sign
 from ingress import create_app
 from tests.chaos.processes import DevServer
@@ -171,4 +174,42 @@ async def test_requests_in_flight_when_temporal_dies_are_never_500(
     codes = {answer.status_code for answer in answers}
     assert 500 not in codes, [a.text for a in answers if a.status_code == 500][:3]
     assert 503 in codes and 202 in codes, codes
+    assert not [line for line in logged() if line["level"] in ("error", "critical")]
+
+
+@workflow.defn(name=PROVISION_WORKFLOW_TYPE, sandboxed=False)
+class _FailingTask:
+    """A saga whose workflow task fails every time (as one does after a worker died in it)."""
+
+    @workflow.run
+    async def run(self, request: ProvisionRequest) -> None:  # noqa: ARG002
+        raise RuntimeError("this workflow task fails")
+
+
+@pytest.mark.timeout(120)
+async def test_a_saga_whose_workflow_task_is_retried_is_503_not_500(
+    dev_server: DevServer, logged: Logged
+) -> None:
+    """The server refuses its status query ("Workflow Task in failed state"): the ingress
+    answers 503 NoWorker for a status read and a cancel, and logs no error."""
+    client = await Client.connect(dev_server.address, data_converter=CONVERTER)
+    request = base_request()
+    async with _ingress(client) as http, Worker(client, task_queue=QUEUE, workflows=[_FailingTask]):
+        await client.start_workflow(
+            PROVISION_WORKFLOW_TYPE,
+            request,
+            id=workflow_id_for(request.ticket_id),
+            task_queue=QUEUE,
+        )
+        deadline = time.monotonic() + 60
+        while True:  # the first attempt may still be answered by the worker (as a failed query)
+            status = await http.get(f"/provisionings/{request.ticket_id}")
+            assert status.status_code != 500, status.text
+            if status.status_code == 503 and "being retried" in status.text:
+                break
+            assert time.monotonic() < deadline, status.text
+            await asyncio.sleep(0.5)
+        assert status.json()["error"]["code"] == "NoWorker"
+        cancel = await _deliver(http, {"event": "cancelled", "ticket_id": request.ticket_id})
+        assert cancel.status_code == 503 and "being retried" in cancel.text, cancel.text
     assert not [line for line in logged() if line["level"] in ("error", "critical")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +28,7 @@ from contracts.quota import (
 )
 from emulator import EmulatorConfig, TenantLimits
 from tests.cli.test_commands import as_json, cli
+from tests.limits import limit_violations
 from tests.world import Saga, base_request, make_saga
 from workflows import ProvisionNumbersWorkflow, QuotaKeeperWorkflow
 
@@ -109,20 +110,7 @@ async def _grant(saga: Saga) -> None:
 
 def assert_well_mannered(saga: Saga) -> None:
     """The emulator's journal: no limit exceeded, no refused request repeated too soon."""
-    journal = saga.limits()["journal"]
-    blocked: dict[str, datetime] = {}
-    for entry in journal:
-        if "grant" in entry:
-            blocked.clear()  # a grant is a new limit: asking at once is right
-            continue
-        at = datetime.fromisoformat(entry["at"])
-        kind = entry["kind"]
-        if kind in blocked:
-            assert at >= blocked[kind], f"{kind} asked again within its Retry-After: {entry}"
-        if entry["refusedFor"] is not None:
-            blocked[kind] = at + timedelta(seconds=entry["refusedFor"])
-        elif entry["limit"] is not None:
-            assert entry["inWindow"] <= entry["limit"], f"limit exceeded: {entry}"
+    assert limit_violations(saga.limits()["journal"]) == []
 
 
 async def test_ten_tickets_on_a_new_tenant_wait_their_turn_and_all_complete(
@@ -366,4 +354,23 @@ async def test_the_operator_sees_the_queue_and_grants_from_the_cli(one_search: S
         )
         assert code == 0, err
         await handle.result()
+    saga.assert_clean()
+
+
+async def test_a_large_ticket_is_topped_up_one_admitted_browse_at_a_time(
+    new_tenant: Saga,
+) -> None:
+    """25 numbers: a browse offers 20, so the reservation takes exactly two admitted browses."""
+    saga = new_tenant
+    handle = await saga.start(base_request(quantity=25))
+    status = await saga.wait_stage(handle, Stage.AWAITING_APPROVAL, timeout=40)
+    assert len(status.numbers) == 25
+    assert saga.state()["requestCounts"]["PhoneNumbers_BrowseAvailableNumbers"] == 2
+    assert any(e.note and "browsing again" in e.note for e in status.timeline)
+    searches = next(line for line in (await _view(saga)).lines if line.kind is QuotaKind.SEARCHES)
+    assert searches.used == 2 and saga.limits()["searches"]["refused"] == 0
+    await handle.execute_update(
+        ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="done")
+    )
+    await handle.result()
     saga.assert_clean()

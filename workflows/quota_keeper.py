@@ -58,20 +58,22 @@ class QuotaKeeperWorkflow:
         self._told: dict[str, int | None] = {}
         """Ask id → the place it was last told (a queued ask is told again when it moves)."""
         self._changed = True
+        self._telling: set[asyncio.Task[None]] = set()
+        """Answers on their way to sagas: the keeper does not wait for one to go on."""
 
     @workflow.run
     async def run(self, start: QuotaKeeperInput) -> None:  # noqa: ARG002 - read in init
         """Admit what fits, sleep until something changes or room comes, and again."""
         while True:
             self._changed = False
-            await self._admit()
+            self._admit()
             if self._may_continue_as_new():
                 break
             room = self._next_room()
             timeout = max(room - workflow.now(), timedelta(seconds=1)) if room else None
             with contextlib.suppress(TimeoutError):  # the window rolled, or a refusal's wait ended
                 await workflow.wait_condition(
-                    lambda: self._changed or self._history_is_long(), timeout=timeout
+                    lambda: self._changed or self._may_continue_as_new(), timeout=timeout
                 )
         workflow.continue_as_new(
             QuotaKeeperInput(
@@ -88,7 +90,8 @@ class QuotaKeeperWorkflow:
         )
 
     def _may_continue_as_new(self) -> bool:
-        return self._history_is_long() and workflow.all_handlers_finished()
+        """Long enough, and no answer still on its way (its failure must be heard here)."""
+        return self._history_is_long() and workflow.all_handlers_finished() and not self._telling
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -173,8 +176,12 @@ class QuotaKeeperWorkflow:
 
     # -- admission -----------------------------------------------------------------------------
 
-    async def _admit(self) -> None:
-        """Admit waiting asks in arrival order while their kind has room; tell the others."""
+    def _admit(self) -> None:
+        """Admit waiting asks in arrival order while their kind has room; tell the others.
+
+        The answers go out as signals the keeper does not wait for: a fleet asking at once is
+        answered in one workflow task, not one round trip after another.
+        """
         now = workflow.now()
         self._forget_old_spends(now)
         answers: list[tuple[QuotaAsk, QuotaAnswer]] = []
@@ -207,7 +214,10 @@ class QuotaKeeperWorkflow:
                     )
                 )
         self._report(now)
-        await asyncio.gather(*(self._tell(ask, answer) for ask, answer in answers))
+        for ask, answer in answers:
+            telling = asyncio.create_task(self._tell(ask, answer))
+            self._telling.add(telling)
+            telling.add_done_callback(self._telling.discard)
 
     async def _tell(self, ask: QuotaAsk, answer: QuotaAnswer) -> None:
         """Signal the saga; one that is gone gives its place (and an admission) back."""

@@ -630,11 +630,7 @@ _SAGA_EVENTS = (
 
 def _quota_report(tickets: list[Ticket], state: dict[str, Any]) -> dict[str, Any]:
     limits = state["limits"]
-    waited = [
-        t
-        for t in tickets
-        if t.final is not None and any(e.stage is Stage.AWAITING_QUOTA for e in t.final.timeline)
-    ]
+    waited = [t for t in tickets if _waited_for_quota(t)]
     grants = [e["at"] for e in limits["journal"] if "grant" in e]
     return {
         kind: {"used": limits[kind]["used"], "refused": limits[kind]["refused"]}
@@ -642,9 +638,18 @@ def _quota_report(tickets: list[Ticket], state: dict[str, Any]) -> dict[str, Any
     } | {"sagas_that_waited": len(waited), "granted_at": grants}
 
 
+def _waited_for_quota(ticket: Ticket) -> bool:
+    final = ticket.final
+    return final is not None and any(e.stage is Stage.AWAITING_QUOTA for e in final.timeline)
+
+
 def _quota_violations(tickets: list[Ticket], state: dict[str, Any]) -> list[str]:
-    """No saga failed or expired for a limit; the emulator's journal shows good manners."""
+    """No saga failed or expired for a limit; the emulator's journal shows good manners; the
+    sagas the budget held back were shown waiting."""
     violations = limit_violations(state["limits"]["journal"])
+    if not any(_waited_for_quota(t) for t in tickets):
+        # with fewer searches than sagas, some must have waited, and been told so
+        violations.append("no saga was shown waiting for budget: the queue was not exercised")
     for ticket in tickets:
         if ticket.failure and ACS_QUOTA_EXCEEDED in ticket.failure:
             violations.append(f"{ticket.request.ticket_id} failed for a limit: {ticket.failure}")

@@ -21,8 +21,9 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy .
 
+# --durations: the slowest tests, to keep make test within its ~15 minutes.
 pytest: $(STAMP) tools
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=20
 
 # Tools the tests drive for real, from Debian's packages: promtool and prometheus (package
 # prometheus) test the alert rules and evaluate them on a real scrape; chromium shows the

@@ -343,16 +343,9 @@ async def test_the_operator_sees_the_queue_and_grants_from_the_cli(one_search: S
     assert code == 0 and "(granted)" in out, err
     await saga.wait_stage(queued, Stage.AWAITING_APPROVAL)
     for handle in (first, queued):
-        code, _, err = await cli(
-            saga,
-            "reject",
-            (await saga.status(handle)).ticket_id,
-            "--approver",
-            "alice",
-            "--reason",
-            "done",
+        await handle.execute_update(
+            ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="done")
         )
-        assert code == 0, err
         await handle.result()
     saga.assert_clean()
 

@@ -16,7 +16,7 @@ from contracts.ids import RECONCILE_WORKFLOW_TYPE
 from contracts.operations import ReconcileReport, ReconcileRequest
 from provisioning import ProvisioningRefused, worker_polls
 
-from ._common import console, default_task_queue, parse_duration, run_async
+from ._common import console, default_task_queue, fail, parse_duration, run_async
 
 RECONCILE_WAIT = timedelta(minutes=10)
 """How long the command waits for the reconcile run before saying it goes on."""
@@ -74,6 +74,9 @@ def reconcile(
     report = run_async(run)
     if as_json:
         typer.echo(json.dumps(report.model_dump(mode="json"), indent=2))
+    if report.incomplete is not None:
+        fail(f"{report.incomplete}; run again")
+    if as_json:
         return
     table = Table(title="numberflow reconcile")
     table.add_column("finding")

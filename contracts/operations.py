@@ -109,3 +109,5 @@ class ReconcileReport(_Model):
     """Stale holds deleted because ``delete_stale_holds`` was set."""
     notes: tuple[str, ...] = ()
     """What the run chose not to do, and why."""
+    incomplete: str | None = None
+    """Why ACS's listing did not complete: then nothing was compared or changed (run again)."""

@@ -34,6 +34,8 @@ __all__ = [
     "CONFIGURE_BATCH",
     "CONFIGURE_CONCURRENCY",
     "HOLD_MARGIN",
+    "LISTING",
+    "LISTING_STEP",
     "LRO_DEADLINE",
     "MAX_HOLD_RENEWALS",
     "POLL",
@@ -129,6 +131,21 @@ ACS_STEP: workflow.ActivityConfig = {
     "retry_policy": ACS_CALL,
 }
 """A forward ACS request with nothing to undo if a cancel abandons it (a read, a record)."""
+
+LISTING = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=3,
+    non_retryable_error_types=list(ACS_NON_RETRYABLE),
+)
+"""Reading a resource's whole inventory (reconcile): a few tries, then the run reports the
+listing as incomplete instead of reading "missing" into what it could not list."""
+LISTING_STEP: workflow.ActivityConfig = {
+    "start_to_close_timeout": ACS_CALL_TIMEOUT * 3,
+    "retry_policy": LISTING,
+}
+"""Options of the inventory listing."""
 
 SIDE_EFFECT_STEP: workflow.ActivityConfig = {
     **ACS_STEP,

@@ -8,6 +8,7 @@ and deletes a stale hold (an active reservation no running saga holds) only when
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities import InventoryActivities, PhoneNumberActivities, SipWriterActivities
@@ -22,9 +23,11 @@ with workflow.unsafe.imports_passed_through():
     from contracts.provision import HoldStrategy
     from contracts.sip import LedgerEntry, exact_number_pattern
 
+    from ._failures import describe
     from ._policies import (
         ACS_CALL_TIMEOUT,
         ACS_STEP,
+        LISTING_STEP,
         RELEASE_STEP,
         UNDO_STEP,
         adjusted,
@@ -32,6 +35,9 @@ with workflow.unsafe.imports_passed_through():
 
 __all__ = ["ReconcileWorkflow"]
 
+LISTING_INCOMPLETE = "listing-incomplete"
+"""Patch: a listing that fails for good ends the run with a report that says so (nothing
+compared, nothing changed) instead of failing it."""
 STALE_HOLDS = "stale-holds"
 """Patch: running sagas' holds are read too, and active reservations none holds are reported
 (and deleted when asked)."""
@@ -44,10 +50,14 @@ class ReconcileWorkflow:
     @workflow.run
     async def run(self, request: ReconcileRequest) -> ReconcileReport:
         """Read both sides, compare, optionally release old orphans."""
-        snapshot = await workflow.execute_activity_method(
-            InventoryActivities.inventory_snapshot,
-            **adjusted(ACS_STEP, start_to_close_timeout=ACS_CALL_TIMEOUT * 3),
-        )
+        try:
+            snapshot = await workflow.execute_activity_method(
+                InventoryActivities.inventory_snapshot, **LISTING_STEP
+            )
+        except ActivityError as error:
+            if not workflow.patched(LISTING_INCOMPLETE):
+                raise  # runs from before the patch failed
+            return _incomplete(describe(error))
         ledger = await workflow.execute_activity_method(
             SipWriterActivities.get_ledger,
             **ACS_STEP,
@@ -119,6 +129,18 @@ class ReconcileWorkflow:
                 **UNDO_STEP,
             )
         return report.model_copy(update={"deleted_holds": stale})
+
+
+def _incomplete(reason: str) -> ReconcileReport:
+    """The report of a run that could not list ACS: no finding, no change."""
+    workflow.logger.warning("reconcile: ACS's listing did not complete: %s", reason)
+    return ReconcileReport(
+        orphans=(),
+        ghosts=(),
+        unknown_routes=(),
+        active_reservations=(),
+        incomplete=f"ACS's listing did not complete ({reason}): nothing was compared or changed",
+    )
 
 
 def compare(

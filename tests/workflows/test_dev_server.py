@@ -187,3 +187,46 @@ async def test_reconcile_schedule_and_command(dev_env: WorkflowEnvironment, dev_
         timeout=60,
     )
     assert bad.returncode != 0 and "not a duration" in bad.stderr
+
+
+async def test_reconcile_never_reads_missing_from_a_listing_that_failed(
+    dev_env: WorkflowEnvironment, dev_saga: Saga
+) -> None:
+    """The numbers listing answers 500s: reconcile says the listing was incomplete, releases
+    nothing (even asked to), exits 1; once the listing works the orphan is found and released."""
+    emulator = dev_saga.emulator.app.emulator
+    number = next(iter(emulator.numbers.inventory))
+    emulator.numbers.force_purchase(number, emulator.clock.now() - timedelta(days=30))
+    dev_saga.fault(
+        {
+            "operation": "PhoneNumbers_ListPhoneNumbers",
+            "action": {"type": "status", "status": 500, "code": "InternalServerError"},
+        }
+    )
+    environment = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": dev_env.client.namespace,
+    }
+    command = [
+        sys.executable,
+        *("-m", "cli", "reconcile", "--json", "--release-orphans", "--grace", "7d"),
+        *("--task-queue", dev_saga.task_queue),
+    ]
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+        )
+
+    failed = await asyncio.to_thread(run)
+    assert failed.returncode == 1, failed.stderr
+    assert "listing did not complete" in failed.stderr and "nothing was" in failed.stderr
+    report = json.loads(failed.stdout)
+    assert report["incomplete"] and report["orphans"] == [] and report["released"] == []
+    assert number in dev_saga.owned(), "nothing was released from a listing that failed"
+
+    emulator.faults.clear()
+    done = await asyncio.to_thread(run)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["released"] == [number]

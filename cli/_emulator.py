@@ -45,6 +45,13 @@ def emulator(
     release_quarantine_seconds: Annotated[
         float, typer.Option(help="Seconds a released number is not offered again.", min=0)
     ] = EmulatorConfig.release_quarantine_seconds,
+    service_desk_release: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Country (ISO code) whose releases go through Microsoft's service desk: the "
+            "release API refuses them (repeatable)."
+        ),
+    ] = None,
 ) -> None:
     """Serve both ACS APIs over plain HTTP and print the connection string."""
     try:
@@ -61,6 +68,7 @@ def emulator(
         numbers_per_area_code=numbers_per_area_code,
         limits=tenant,
         release_quarantine_seconds=release_quarantine_seconds,
+        service_desk_release_countries=frozenset(c.upper() for c in service_desk_release or ()),
     )
     server = EmulatorServer(config, host=host, port=port)
     typer.echo(server.connection_string, nl=True)

@@ -10,11 +10,13 @@ so a client serialisation bug cannot be mirrored here and hidden.
 from ._app import ConnectionDropped, Emulator, EmulatorApp, create_app
 from ._config import DEFAULT_ACCESS_KEY, EmulatorConfig
 from ._limits import QUOTA_EXCEEDED, TenantLimits
+from ._numbers import RELEASE_BY_SERVICE_DESK
 from ._server import EmulatorServer
 
 __all__ = [
     "DEFAULT_ACCESS_KEY",
     "QUOTA_EXCEEDED",
+    "RELEASE_BY_SERVICE_DESK",
     "ConnectionDropped",
     "Emulator",
     "EmulatorApp",

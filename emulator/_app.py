@@ -202,6 +202,9 @@ class EmulatorApp:
                 return em.numbers.upsert_reservation(reservation_id, {}, em.clock.now())
             if (method, path) == ("POST", "sip/domains"):
                 return Reply(201, em.sip.verify_domain(data))
+            if (method, path) == ("POST", "numbers/onboard"):  # a port-in or special order
+                em.numbers.settle(em.clock.now())
+                return Reply(201, em.numbers.onboard(data, em.clock.now()))
             if (method, path) == ("POST", "numbers/purchase"):
                 number = data.get("phoneNumber") if isinstance(data, dict) else None
                 if not isinstance(number, str):

@@ -31,6 +31,8 @@ class EmulatorConfig:
         require_auth: Check signatures at all (off only for tests of other layers).
         limits: The tenant's searches and purchases per rolling week (default: none).
         release_quarantine_seconds: How long a released number is not offered again.
+        service_desk_release_countries: Countries (ISO codes) whose releases go through
+            Microsoft's service desk: the release API refuses them.
     """
 
     access_key: str = DEFAULT_ACCESS_KEY
@@ -47,3 +49,4 @@ class EmulatorConfig:
     require_auth: bool = True
     limits: TenantLimits = field(default_factory=TenantLimits)
     release_quarantine_seconds: float = 24 * 60 * 60
+    service_desk_release_countries: frozenset[str] = field(default_factory=frozenset)

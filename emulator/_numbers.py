@@ -8,13 +8,15 @@ states (``_records``), the core and its clock (``_numbers_core``), reservations
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from ._clock import format_time
 from ._errors import ApiError
-from ._inventory import capability_allows
+from ._inventory import InventoryNumber, capability_allows
 from ._operations import LroFault, lro_reply
+from ._records import Purchased
 from ._reply import Reply
 from ._reservations import Reservations
 from ._searches import Searches
@@ -26,7 +28,12 @@ from ._validation import (
 )
 from ._wire import purchased_wire, reservation_wire
 
-__all__ = ["PhoneNumbersState"]
+__all__ = ["RELEASE_BY_SERVICE_DESK", "PhoneNumbersState"]
+
+RELEASE_BY_SERVICE_DESK = "ReleaseByServiceDesk"
+"""The code of a release refused because the country's releases go through Microsoft's service
+desk (the emulator's choice: the service's answer is not documented)."""
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 
 class PhoneNumbersState(Reservations, Searches):
@@ -112,13 +119,25 @@ class PhoneNumbersState(Reservations, Searches):
         return Reply(202, {"capabilitiesUpdateId": update_id}, reply.headers)
 
     def release(self, phone_number: str, now: datetime, fault: LroFault, api_version: str) -> Reply:
-        """Start releasing an owned number; a release in flight is returned again."""
+        """Start releasing an owned number; a release in flight is returned again.
+
+        In a country whose releases go through Microsoft's service desk, the API refuses.
+        """
         pending = self._releasing.get(phone_number)
         if pending is not None:
             op = self.operations[pending]
             return lro_reply(op, api_version, op.id.removeprefix("release_"))
         if phone_number not in self.purchased:
             raise number_not_found(phone_number)
+        country = self.purchased[phone_number].number.country_code
+        if country in self._config.service_desk_release_countries:
+            raise ApiError(
+                400,
+                RELEASE_BY_SERVICE_DESK,
+                f"Releasing a telephone number in {country} needs to be done through the "
+                "Service Desk team.",
+                target="phoneNumber",
+            )
         release_id = self._new_id()
         op_id = f"release_{release_id}"
         self._releasing[phone_number] = op_id
@@ -175,6 +194,42 @@ class PhoneNumbersState(Reservations, Searches):
             "purchasePosts": dict(self.purchase_posts),
             "purchaseLog": [{"phoneNumber": n, "hold": h} for n, h in self.purchase_log],
         }
+
+    def onboard(self, spec: Any, now: datetime) -> dict[str, Any]:
+        """Put a number into the resource as a port-in or a special order delivers it.
+
+        ``{"phoneNumber", "countryCode", "phoneNumberType", "assignmentType", "capabilities":
+        {"calling", "sms"}, "via": "port" | "specialOrder"}``: the number need not be in the
+        stock (a ported number never was); it is owned from now, bought by no client.
+        """
+        if not isinstance(spec, dict):
+            raise ApiError(400, "InvalidInput", "Give the number to onboard as an object.")
+        phone_number = spec.get("phoneNumber")
+        if not isinstance(phone_number, str) or not _E164.fullmatch(phone_number):
+            raise ApiError(400, "InvalidInput", "phoneNumber: an E.164 number such as +1425...")
+        via = spec.get("via", "port")
+        if via not in ("port", "specialOrder"):
+            raise ApiError(400, "InvalidInput", "via: port or specialOrder.")
+        country = self.catalogue.country(str(spec.get("countryCode", "")))
+        number_type = str(spec.get("phoneNumberType", "geographic"))
+        assignment = str(spec.get("assignmentType", "application"))
+        offering = country.offering(number_type, assignment)
+        if offering is None:
+            raise ApiError(
+                400, "InvalidInput", f"{country.code} has no {number_type} {assignment} numbers."
+            )
+        capabilities = spec.get("capabilities") or {}
+        calling = str(capabilities.get("calling", offering.calling))
+        sms = str(capabilities.get("sms", offering.sms))
+        if phone_number in self.purchased or phone_number in self.holds:
+            raise ApiError(409, "Conflict", f"{phone_number} is already in the resource or held.")
+        number = self.inventory.get(phone_number) or InventoryNumber(
+            phone_number, country.code, number_type, phone_number[1:4], None
+        )
+        self.quarantined.pop(phone_number, None)
+        self.purchased[phone_number] = Purchased(number, assignment, calling, sms, offering, now)
+        self.purchase_log.append((phone_number, via))
+        return purchased_wire(self.purchased[phone_number], self.catalogue)
 
     def force_purchase(self, phone_number: str, now: datetime) -> dict[str, Any]:
         """Buy a number directly, as if someone used the portal (outside any client)."""

@@ -8,6 +8,8 @@ AcsError                       every failure this library raises
 │   ├── AcsNotFoundError       404                                                       not retryable
 │   ├── AcsConflictError       409                                                       not retryable
 │   ├── AcsValidationError     400 / 415 / 422                                           not retryable
+│   │   └── AcsReleaseByServiceDeskError  400 ReleaseByServiceDesk: the country's releases
+│   │                          go through Microsoft's service desk, not the API          not retryable
 │   ├── AcsThrottledError      429                                                       retryable
 │   │   └── AcsQuotaExceededError  429 QuotaExceeded: a tenant limit (searches or
 │   │                          purchases per week) is reached; wait ``retry_after``       not retryable
@@ -33,18 +35,25 @@ __all__ = [
     "AcsOperationFailedError",
     "AcsProtocolError",
     "AcsQuotaExceededError",
+    "AcsReleaseByServiceDeskError",
     "AcsResponseError",
     "AcsServerError",
     "AcsThrottledError",
     "AcsTransportError",
     "AcsValidationError",
     "QUOTA_EXCEEDED",
+    "RELEASE_BY_SERVICE_DESK",
     "error_for_response",
 ]
 
 QUOTA_EXCEEDED = "QuotaExceeded"
 """The code of a refusal for a tenant limit (the emulator's choice; the service's is not
 documented), as opposed to plain throttling (429 with a short ``Retry-After``)."""
+
+
+RELEASE_BY_SERVICE_DESK = "ReleaseByServiceDesk"
+"""The code of a release refused because the number's country releases only through
+Microsoft's service desk (the emulator's choice; the service's answer is not documented)."""
 
 
 class AcsError(Exception):
@@ -139,6 +148,13 @@ class AcsValidationError(AcsResponseError):
     """400, 415 or 422: the request itself is wrong; sending it again will not help."""
 
 
+class AcsReleaseByServiceDeskError(AcsValidationError):
+    """400 ``ReleaseByServiceDesk``: only Microsoft's service desk releases this number.
+
+    A person must ask it; the API will not, however often it is asked. The number stays owned.
+    """
+
+
 class AcsThrottledError(AcsResponseError):
     """429: too many requests; wait ``retry_after`` seconds when given."""
 
@@ -185,11 +201,11 @@ def error_for_response(
         inner = {}
     details = error.get("details")
     code = str(error.get("code") or _default_code(status_code))
-    kind = (
-        AcsQuotaExceededError
-        if status_code == 429 and code == QUOTA_EXCEEDED
-        else _class_for_status(status_code)
-    )
+    kind: type[AcsResponseError] = _class_for_status(status_code)
+    if status_code == 429 and code == QUOTA_EXCEEDED:
+        kind = AcsQuotaExceededError
+    elif status_code == 400 and code == RELEASE_BY_SERVICE_DESK:
+        kind = AcsReleaseByServiceDeskError
     return kind(
         str(error.get("message") or f"HTTP {status_code} with no error envelope"),
         code=code,

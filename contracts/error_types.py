@@ -42,6 +42,8 @@ ACS_OPERATION_FAILED = "AcsOperationFailedError"
 ACS_PROTOCOL = "AcsProtocolError"
 ACS_QUOTA_EXCEEDED = "AcsQuotaExceededError"
 """A tenant limit is spent: never retried at once (the window reopens in hours or days)."""
+ACS_RELEASE_BY_SERVICE_DESK = "AcsReleaseByServiceDeskError"
+"""The number's country releases only through Microsoft's service desk: a person must ask."""
 ACS_ERROR_TYPES = (
     ACS_TRANSPORT,
     ACS_THROTTLED,
@@ -53,6 +55,7 @@ ACS_ERROR_TYPES = (
     ACS_OPERATION_FAILED,
     ACS_PROTOCOL,
     ACS_QUOTA_EXCEEDED,
+    ACS_RELEASE_BY_SERVICE_DESK,
 )
 ACS_RETRYABLE = (ACS_TRANSPORT, ACS_THROTTLED, ACS_SERVER)
 ACS_NON_RETRYABLE = tuple(t for t in ACS_ERROR_TYPES if t not in ACS_RETRYABLE)

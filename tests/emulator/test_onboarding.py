@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from acs import AcsValidationError
+from acs import AcsReleaseByServiceDeskError
 from emulator import RELEASE_BY_SERVICE_DESK
 from tests.conftest import FAST, EmulatorEnv, make_asgi_env
 
@@ -77,9 +77,9 @@ async def test_a_release_in_a_service_desk_country_is_refused_and_the_number_sta
     env = make_asgi_env(replace(FAST, service_desk_release_countries=frozenset({"GB"})))
     assert (await _onboard(env, PORTED))[0] == 201
     async with env.phone_numbers() as client:
-        with pytest.raises(AcsValidationError) as refused:
+        with pytest.raises(AcsReleaseByServiceDeskError) as refused:
             await client.begin_release_phone_number(PORTED["phoneNumber"])  # type: ignore[arg-type]
-    assert refused.value.code == RELEASE_BY_SERVICE_DESK
+    assert refused.value.code == RELEASE_BY_SERVICE_DESK and not refused.value.retryable
     assert "Service Desk" in refused.value.message
     owned = env.state["phoneNumbers"]["purchasedNumbers"]
     assert [n["phoneNumber"] for n in owned] == [PORTED["phoneNumber"]]

@@ -367,3 +367,50 @@ async def test_a_large_ticket_is_topped_up_one_admitted_browse_at_a_time(
     )
     await handle.result()
     saga.assert_clean()
+
+
+async def test_a_purchase_acs_refuses_for_the_limit_waits_and_is_bought_once_after_a_grant(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """numberflow told no limit; ACS refuses the second purchase of the week: the saga waits
+    with its hold (nothing bought, nothing to undo), then buys once after the grant."""
+    async for saga in _world(dev_env, TenantLimits(purchases=1), None):
+        first = await saga.start(base_request(quantity=1))
+        await saga.approve(first)
+        assert (await first.result()).outcome is Stage.COMPLETED
+        second = await saga.start(base_request(quantity=1))
+        await saga.approve(second)
+        waiting = await saga.wait_stage(second, Stage.AWAITING_QUOTA)
+        assert waiting.quota_wait and waiting.quota_wait.kind is QuotaKind.PURCHASES
+        assert any(e.note and "refused the purchases" in e.note for e in waiting.timeline)
+        assert saga.limits()["purchases"]["refused"] == 1 and len(saga.owned()) == 1
+
+        await _grant(saga)
+        result = await second.result()
+        assert result.outcome is Stage.COMPLETED and len(saga.owned()) == 2
+        assert saga.limits()["purchases"]["refused"] == 1, "not asked again before the grant"
+        assert_well_mannered(saga)
+
+
+async def test_a_saga_rejected_after_acs_refused_its_purchase_undoes_only_its_hold(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """Nothing was bought by the refused purchase: the compensation lets the hold go and does
+    not look for a purchase to release."""
+    async for saga in _world(dev_env, TenantLimits(purchases=0), None):
+        handle = await saga.start(base_request(quantity=1))
+        await saga.approve(handle)
+        await saga.wait_stage(handle, Stage.AWAITING_QUOTA)
+        await handle.execute_update(
+            ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="too slow")
+        )
+        assert (await handle.result()).outcome is Stage.REJECTED
+        history = await handle.fetch_history()
+        activities = {
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        }
+        assert "release_hold" in activities and "withdraw_quota" in activities
+        assert not activities & {"settle_purchase", "release_numbers"}, activities
+        saga.assert_clean()

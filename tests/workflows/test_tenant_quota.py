@@ -29,6 +29,8 @@ from contracts.quota import (
 from emulator import EmulatorConfig, TenantLimits
 from tests.cli.test_commands import as_json, cli
 from tests.limits import limit_violations
+from tests.loopback import LoopbackServer
+from tests.workflows.test_provision_callbacks import Receiver
 from tests.world import Saga, base_request, make_saga
 from workflows import ProvisionNumbersWorkflow, QuotaKeeperWorkflow
 
@@ -414,3 +416,22 @@ async def test_a_saga_rejected_after_acs_refused_its_purchase_undoes_only_its_ho
         assert "release_hold" in activities and "withdraw_quota" in activities
         assert not activities & {"settle_purchase", "release_numbers"}, activities
         saga.assert_clean()
+
+
+async def test_the_ticket_hears_that_its_saga_waits_for_budget(one_search: Saga) -> None:
+    """The callback of ``awaiting_quota`` tells the ticket system the place and the room time."""
+    saga = one_search
+    receiver = Receiver(failures=0)
+    first = await saga.start(base_request())
+    await saga.wait_stage(first, Stage.AWAITING_APPROVAL)
+    with LoopbackServer(receiver.app) as server:
+        queued = await saga.start(base_request(callback_url=f"{server.url}/callbacks"))
+        await saga.wait_stage(queued, Stage.AWAITING_QUOTA)
+        await queued.execute_update(
+            ProvisionNumbersWorkflow.reject, Rejection(approver="alice", reason="not now")
+        )
+        await queued.result()
+    stages = [event["stage"] for event in receiver.received]
+    assert stages[:2] == ["reserving", "awaiting_quota"] and "rejected" in stages, stages
+    note = receiver.received[1]["note"]
+    assert "searches budget: place 1" in note and "room at" in note, note

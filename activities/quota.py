@@ -11,9 +11,9 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.ids import QUOTA_KEEPER_WORKFLOW_TYPE
 from contracts.quota import (
     QUOTA_ASK_SIGNAL,
-    QUOTA_KEEPER_WORKFLOW_TYPE,
     QUOTA_WITHDRAW_SIGNAL,
     QuotaAsk,
     QuotaKeeperInput,

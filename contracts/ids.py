@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
@@ -16,6 +17,7 @@ __all__ = [
     "DECIDE_SIGNAL",
     "INTERVENE_SIGNAL",
     "PROVISION_WORKFLOW_TYPE",
+    "QUOTA_KEEPER_WORKFLOW_TYPE",
     "RECONCILE_WORKFLOW_TYPE",
     "RELEASE_WORKFLOW_TYPE",
     "SIP_ROUTING_WORKFLOW_TYPE",
@@ -24,6 +26,7 @@ __all__ = [
     "TicketId",
     "is_ticket_id",
     "release_workflow_id",
+    "resource_host",
     "ticket_id_of",
     "workflow_id_for",
 ]
@@ -40,6 +43,7 @@ PROVISION_WORKFLOW_TYPE = "ProvisionNumbersWorkflow"
 RELEASE_WORKFLOW_TYPE = "ReleaseNumbersWorkflow"
 SIP_ROUTING_WORKFLOW_TYPE = "SipRoutingWorkflow"
 RECONCILE_WORKFLOW_TYPE = "ReconcileWorkflow"
+QUOTA_KEEPER_WORKFLOW_TYPE = "QuotaKeeperWorkflow"
 
 DECIDE_SIGNAL = "decide"
 """The saga's approve/reject signal (input: ``Decision``), by name: ``temporal workflow signal``
@@ -72,3 +76,8 @@ def ticket_id_of(workflow_id: str) -> str | None:
         if workflow_id.startswith(prefix) and len(workflow_id) > len(prefix):
             return workflow_id[len(prefix) :]
     return None
+
+
+def resource_host(endpoint: str) -> str:
+    """The ACS resource's host, what the ids of its one-per-resource workflows are made of."""
+    return urlsplit(endpoint).netloc or endpoint

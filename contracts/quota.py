@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .ids import resource_host
 
 __all__ = [
     "QUOTA_ANSWER_SIGNAL",
     "QUOTA_ASK_SIGNAL",
-    "QUOTA_KEEPER_WORKFLOW_TYPE",
     "QUOTA_MARGIN",
     "QUOTA_WITHDRAW_SIGNAL",
     "QuotaAnswer",
@@ -40,7 +40,6 @@ __all__ = [
     "quota_keeper_id",
 ]
 
-QUOTA_KEEPER_WORKFLOW_TYPE = "QuotaKeeperWorkflow"
 QUOTA_ASK_SIGNAL = "ask"
 """Keeper's signal: a saga asks to spend one request (input: ``QuotaAsk``)."""
 QUOTA_WITHDRAW_SIGNAL = "withdraw"
@@ -195,5 +194,4 @@ class QuotaView(_Model):
 
 def quota_keeper_id(endpoint: str) -> str:
     """One keeper per ACS resource: ``quota-{resource host}``."""
-    host = urlsplit(endpoint).netloc or endpoint
-    return f"quota-{host}"
+    return f"quota-{resource_host(endpoint)}"

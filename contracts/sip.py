@@ -6,10 +6,10 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .ids import resource_host
 from .provision import Fqdn, TrunkSpec
 
 __all__ = [
@@ -118,8 +118,7 @@ def is_part_of(name: str, route_name: str) -> bool:
 
 def sip_workflow_id(endpoint: str) -> str:
     """One writer per ACS resource: ``sip-routing-{resource host}``."""
-    host = urlsplit(endpoint).netloc or endpoint
-    return f"sip-routing-{host}"
+    return f"sip-routing-{resource_host(endpoint)}"
 
 
 class _Model(BaseModel):

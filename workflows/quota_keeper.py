@@ -21,10 +21,10 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from contracts import metrics
+    from contracts.ids import QUOTA_KEEPER_WORKFLOW_TYPE
     from contracts.quota import (
         QUOTA_ANSWER_SIGNAL,
         QUOTA_ASK_SIGNAL,
-        QUOTA_KEEPER_WORKFLOW_TYPE,
         QUOTA_MARGIN,
         QUOTA_WITHDRAW_SIGNAL,
         QuotaAnswer,

@@ -61,6 +61,8 @@ class QuotaGate:
         self._undo = undo
         self._approval = approval
         self._answers: dict[str, QuotaAnswer] = {}
+        self._first_queued: dict[str, QuotaAnswer] = {}
+        """Ask id → the first "queued" answer heard for it, before any admission."""
         self._waiting_for: str | None = None
         self.wait: QuotaWait | None = None
         """While ``awaiting_quota``: what the saga waits for, for its status."""
@@ -71,6 +73,8 @@ class QuotaGate:
         if known is not None and known.admitted:
             return
         self._answers[answer.ask_id] = answer
+        if not answer.admitted:
+            self._first_queued.setdefault(answer.ask_id, answer)
         if self.wait is not None and answer.ask_id == self._waiting_for and not answer.admitted:
             self.wait = self.wait.model_copy(
                 update={"place": answer.place, "room_at": answer.room_at}
@@ -122,14 +126,23 @@ class QuotaGate:
         )
         if limited:
             await workflow.wait_condition(lambda: ask_id in self._answers)
-            if not self._answers[ask_id].admitted:
+            # Queued once, the saga shows it, even when the admission came in the same
+            # activation: what the saga does must not depend on how signals were batched.
+            if ask_id in self._first_queued:
                 await self._queued(ask_id, kind, hold)
         self._undo.discard(withdraw)
         return ask_id, limited
 
     async def _queued(self, ask_id: str, kind: QuotaKind, hold: HoldResult | None) -> None:
-        """Wait in ``awaiting_quota`` until admitted; a rejection or the deadline ends it."""
-        answer = self._answers[ask_id]
+        """Wait in ``awaiting_quota`` until admitted; a rejection or the deadline ends it.
+
+        Entered for every ask that was queued, admitted since or not: a worker may hear the
+        "queued" and the "admitted" answers in one activation or in two (Core split one
+        workflow task's signals in two activations after a sticky-queue timeout in a chaos
+        run, and replay then grouped them), and both must issue the same commands. A deadline
+        timer started and cancelled in one workflow task leaves no command.
+        """
+        answer = self._first_queued[ask_id]
         self._waiting_for = ask_id
         self.wait = QuotaWait(
             kind=kind, place=answer.place, room_at=answer.room_at, since=workflow.now()

@@ -143,9 +143,11 @@ class QuotaGate:
         timer started and cancelled in one workflow task leaves no command.
         """
         answer = self._first_queued[ask_id]
+        latest = self._answers[ask_id]
+        shown = answer if latest.admitted else latest  # a place told since replaces the first
         self._waiting_for = ask_id
         self.wait = QuotaWait(
-            kind=kind, place=answer.place, room_at=answer.room_at, since=workflow.now()
+            kind=kind, place=shown.place, room_at=shown.room_at, since=workflow.now()
         )
         room = (
             f"room at {answer.room_at:%Y-%m-%d %H:%M} UTC"

@@ -184,7 +184,7 @@ async def run_chaos(
         closing.callback(server.close)
         server.start()
         _add_faults(emulator, rng, plan.fault_scale)
-        client = await _connect(server.address)
+        client = await server.connect(data_converter(payload_keys_from_environment()))
         env = {
             "TEMPORAL_ADDRESS": server.address,
             "ACS_CONNECTION_STRING": emulator.connection_string,
@@ -490,17 +490,6 @@ async def _stop(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-
-
-async def _connect(address: str) -> Client:
-    for _ in range(100):
-        try:
-            return await Client.connect(
-                address, data_converter=data_converter(payload_keys_from_environment())
-            )
-        except RuntimeError:
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"cannot reach Temporal at {address}")
 
 
 def _quota_settings(plan: ChaosPlan) -> dict[str, str]:

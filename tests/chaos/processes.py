@@ -6,6 +6,7 @@ a restart reopens the same SQLite file on the same port, as an operator's restar
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -13,6 +14,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.converter import DataConverter
 
 from cli._stack import dev_server_command, free_port
 
@@ -38,6 +42,16 @@ class DevServer:
             command, stdout=self._log, stderr=self._log, start_new_session=True
         )
         _wait_for_port(self.port, self._process, timeout=60)
+
+    async def connect(self, data_converter: DataConverter) -> Client:
+        """A client, once the frontend answers: the port listens a moment before it is healthy
+        ("Frontend is not healthy yet")."""
+        for _ in range(100):
+            try:
+                return await Client.connect(self.address, data_converter=data_converter)
+            except RuntimeError:
+                await asyncio.sleep(0.2)
+        raise RuntimeError(f"cannot reach Temporal at {self.address}")
 
     def stop(self, how: signal.Signals) -> None:
         """Stop with ``SIGTERM`` (graceful) or ``SIGKILL`` (a crash)."""

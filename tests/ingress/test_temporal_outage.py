@@ -88,7 +88,7 @@ async def _deliver(http: httpx.AsyncClient, event: Mapping[str, object]) -> http
 async def test_every_request_kind_is_503_while_temporal_is_down(
     dev_server: DevServer, logged: Logged, how: signal.Signals
 ) -> None:
-    client = await Client.connect(dev_server.address, data_converter=CONVERTER)
+    client = await dev_server.connect(CONVERTER)
     first, second = base_request(), base_request()
     created_first = {"event": "created", "request": first.model_dump(mode="json")}
     created_second = {"event": "created", "request": second.model_dump(mode="json")}
@@ -134,7 +134,7 @@ async def test_requests_in_flight_when_temporal_dies_are_never_500(
     dev_server: DevServer, logged: Logged
 ) -> None:
     """Requests of every kind keep arriving while the server is SIGKILLed and restarted."""
-    client = await Client.connect(dev_server.address, data_converter=CONVERTER)
+    client = await dev_server.connect(CONVERTER)
     waiting = base_request()
     answers: list[httpx.Response] = []
     async with (
@@ -192,7 +192,7 @@ async def test_a_saga_whose_workflow_task_is_retried_is_503_not_500(
 ) -> None:
     """The server refuses its status query ("Workflow Task in failed state"): the ingress
     answers 503 NoWorker for a status read and a cancel, and logs no error."""
-    client = await Client.connect(dev_server.address, data_converter=CONVERTER)
+    client = await dev_server.connect(CONVERTER)
     request = base_request()
     async with _ingress(client) as http, Worker(client, task_queue=QUEUE, workflows=[_FailingTask]):
         await client.start_workflow(

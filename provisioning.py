@@ -47,12 +47,27 @@ from temporalio.service import RPCError, RPCStatusCode
 from connection import outage_reason
 from contracts.callback_hosts import CallbackHosts
 from contracts.error_types import COMPENSATION_FAILED
-from contracts.ids import DECIDE_SIGNAL, INTERVENE_SIGNAL, release_workflow_id, workflow_id_for
-from contracts.operations import ReleaseRequest, ReleaseResult
+from contracts.ids import (
+    CONFIRM_RELEASED_SIGNAL,
+    DECIDE_SIGNAL,
+    DELIVER_SIGNAL,
+    INTERVENE_SIGNAL,
+    release_workflow_id,
+    workflow_id_for,
+)
+from contracts.operations import (
+    ReleaseConfirmation,
+    ReleaseRequest,
+    ReleaseResult,
+)
 from contracts.provision import (
     Decision,
     DecisionKind,
+    Delivery,
+    DeliveryRecord,
     Intervention,
+    InterventionKind,
+    NumberSource,
     ProvisionRequest,
     ProvisionResult,
     ProvisionStatus,
@@ -72,7 +87,9 @@ __all__ = [
     "Release",
     "StartedProvisioning",
     "cancel_provisioning",
+    "confirm_released",
     "decide",
+    "deliver",
     "grant_quota",
     "read_quota",
     "describe_release",
@@ -212,19 +229,30 @@ class Release:
     finished_before: datetime | None = None
 
 
-async def start_release(client: Client, ticket_id: str, task_queue: str) -> Release:
-    """Start (or join, or answer with the finished) release once the provisioning has ended."""
+async def start_release(
+    client: Client, ticket_id: str, task_queue: str, *, release_numbers_by: str | None = None
+) -> Release:
+    """Start (or join, or answer with the finished) release once the provisioning has ended.
+
+    ``release_numbers_by``: an operator asks that numbers from outside (ported, specially
+    ordered) be released too; it always starts a run (an earlier one kept them).
+    """
     description = await _describe(_handle(client, ticket_id), ticket_id)
     if description.status is WorkflowExecutionStatus.RUNNING:
         raise ProvisioningRefused(
             f"ticket {ticket_id} is still being provisioned; cancel it instead of releasing"
         )
-    earlier = await _finished_release(client, ticket_id, description.close_time)
-    if earlier is not None:
-        return earlier
+    if release_numbers_by is None:
+        earlier = await _finished_release(client, ticket_id, description.close_time)
+        if earlier is not None:
+            return earlier
     handle = await client.start_workflow(
         ReleaseNumbersWorkflow.run,
-        ReleaseRequest(ticket_id=ticket_id),
+        ReleaseRequest(
+            ticket_id=ticket_id,
+            release_numbers=release_numbers_by is not None,
+            by=release_numbers_by,
+        ),
         id=release_workflow_id(ticket_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -542,3 +570,86 @@ async def grant_quota(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     return await keeper.execute_update(QuotaKeeperWorkflow.grant, grant)
+
+
+async def deliver(client: Client, ticket_id: str, delivery: Delivery) -> DeliveryRecord | None:
+    """Deliver numbers to a manual order; the saga's record of it, or ``None`` if not yet taken.
+
+    Refused before anything is sent when the ticket is not a manual order or has ended. Sent
+    as the ``deliver`` signal, then watched until the saga has recorded the delivery (which
+    numbers it accepted, which it refused and why); a saga still awaiting approval takes it
+    once approved (``None``: sent, not taken yet).
+    """
+    handle = _handle(client, ticket_id)
+    await _refuse_if_ended(handle, ticket_id, "deliver")
+    before = await read_status(client, ticket_id)
+    if before.source is not NumberSource.MANUAL_ORDER:
+        raise ProvisioningRefused(
+            f"ticket {ticket_id} is not a manual order (source {before.source.value}); "
+            "nothing is delivered to it"
+        )
+    await handle.signal(DELIVER_SIGNAL, delivery)
+
+    def judge(status: ProvisionStatus) -> bool:
+        return any(d.delivery_id == delivery.delivery_id for d in status.deliveries)
+
+    sent = await _confirm(client, ticket_id, before, judge)
+    return next((d for d in sent.status.deliveries if d.delivery_id == delivery.delivery_id), None)
+
+
+@dataclass(frozen=True)
+class ReleaseConfirmed:
+    """What a service-desk confirmation reached: a parked saga or a parked release run."""
+
+    where: str
+    """``provisioning`` or ``release``."""
+    applied: bool
+
+
+async def confirm_released(
+    client: Client, ticket_id: str, confirmation: ReleaseConfirmation
+) -> ReleaseConfirmed:
+    """Confirm that Microsoft's service desk released the numbers a ticket waits on.
+
+    The ticket's saga parked in its compensation, or its release run, whichever waits; a
+    ticket where nothing waits for the service desk is refused with what its runs are doing.
+    """
+    handle = _handle(client, ticket_id)
+    description = await _describe(handle, ticket_id)
+    if description.status is WorkflowExecutionStatus.RUNNING:
+        status = await read_status(client, ticket_id)
+        attention = status.attention
+        if attention is not None and InterventionKind.CONFIRM_RELEASED in attention.actions:
+            sent = await intervene(
+                client,
+                ticket_id,
+                Intervention(
+                    action=InterventionKind.CONFIRM_RELEASED,
+                    by=confirmation.by,
+                    reason=confirmation.note,
+                ),
+            )
+            return ReleaseConfirmed("provisioning", sent.applied)
+        raise ProvisioningRefused(
+            f"ticket {ticket_id} does not wait for a service-desk release (stage is "
+            f"{status.stage.value})"
+        )
+    try:
+        run, release = await describe_release(client, ticket_id)
+    except ProvisioningNotFound:
+        raise ProvisioningRefused(
+            f"ticket {ticket_id} has no release waiting for the service desk"
+        ) from None
+    if release.status is not WorkflowExecutionStatus.RUNNING:
+        raise ProvisioningRefused(
+            f"ticket {ticket_id}'s release already ended ({_status_name(release.status)}); "
+            "nothing waits for the service desk"
+        )
+    waiting = await run.query(ReleaseNumbersWorkflow.status, rpc_timeout=STATUS_TIMEOUT)
+    if waiting.stage != "awaiting_service_desk":
+        raise ProvisioningRefused(
+            f"ticket {ticket_id}'s release does not wait for the service desk (stage is "
+            f"{waiting.stage})"
+        )
+    await run.signal(CONFIRM_RELEASED_SIGNAL, confirmation)
+    return ReleaseConfirmed("release", applied=True)

@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import phonenumbers
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -197,6 +198,25 @@ class Settings(_Common):
     )
     """The limits' rolling window (seconds or ISO 8601, e.g. ``P7D``): a week, per Microsoft."""
 
+    service_desk_release_countries: str = Field(
+        "", alias="NUMBERFLOW_SERVICE_DESK_RELEASE_COUNTRIES"
+    )
+    """Comma-separated ISO 3166 codes (e.g. ``FR,DE``) of the countries where only Microsoft's
+    service desk releases numbers: there no release calls the API; it parks for an operator,
+    who asks the service desk and confirms (``numberflow confirm-released``)."""
+
+    @field_validator("service_desk_release_countries")
+    @classmethod
+    def _valid_countries(cls, value: str) -> str:
+        for code in _country_list(value):
+            if code not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code such as FR")
+        return value
+
+    def service_desk_countries(self) -> frozenset[str]:
+        """The parsed list of service-desk countries."""
+        return frozenset(_country_list(self.service_desk_release_countries))
+
     def quota_limits(self) -> QuotaLimits:
         """The tenant's limits as configured (an operator's ``quota grant`` overrides them)."""
         return QuotaLimits(
@@ -250,3 +270,7 @@ def _split(value: SecretStr | None) -> list[str]:
     if value is None:
         return []
     return [part.strip() for part in value.get_secret_value().split(",") if part.strip()]
+
+
+def _country_list(value: str) -> list[str]:
+    return [code.strip().upper() for code in value.split(",") if code.strip()]

@@ -84,6 +84,7 @@ def build_worker(
             callback_secret=secret,
             callback_hosts=settings.callback_hosts(),
             quota_limits=settings.quota_limits(),
+            service_desk_countries=settings.service_desk_countries(),
         ),
         interceptors=[LogContextInterceptor()],
         max_concurrent_activities=settings.max_concurrent_activities,

@@ -38,9 +38,10 @@ def build_activities(
     callback_secret: str | None = None,
     callback_hosts: CallbackHosts = NO_CALLBACKS,
     quota_limits: QuotaLimits | None = None,
+    service_desk_countries: frozenset[str] = frozenset(),
 ) -> list[Callable[..., Any]]:
     """Every activity of the worker, bound to its clients and to this resource's SIP writer."""
-    phone = PhoneNumberActivities(numbers)
+    phone = PhoneNumberActivities(numbers, service_desk_countries=service_desk_countries)
     document = SipDocumentActivities(sip)
     writer = SipWriterActivities(client, numbers.endpoint, task_queue)
     inventory = InventoryActivities(numbers, sip)
@@ -55,6 +56,7 @@ def build_activities(
         phone.settle_purchase,
         phone.owned_numbers,
         phone.ownership,
+        phone.inspect_numbers,
         phone.poll_operation,
         phone.begin_update_capabilities,
         phone.update_capabilities,
@@ -65,8 +67,10 @@ def build_activities(
         writer.detach_route,
         writer.record_numbers,
         writer.forget_numbers,
+        writer.claim_numbers,
         writer.answer_requests,
         writer.get_ledger,
+        writer.owners_of,
         writer.open_saga_numbers,
         writer.open_sagas,
         inventory.inventory_snapshot,

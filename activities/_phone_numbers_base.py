@@ -33,8 +33,12 @@ BULK_OWNERSHIP = 20
 class PhoneNumbersActivityBase:
     """Holds the one :class:`acs.PhoneNumbersClient` (shared, pooled) of a worker."""
 
-    def __init__(self, client: PhoneNumbersClient) -> None:
+    def __init__(
+        self, client: PhoneNumbersClient, *, service_desk_countries: frozenset[str] = frozenset()
+    ) -> None:
         self._client = client
+        self._service_desk_countries = service_desk_countries
+        """Countries whose releases only Microsoft's service desk does: never asked of the API."""
 
 
 def hold_expired(message: str) -> ApplicationError:

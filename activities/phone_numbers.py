@@ -10,6 +10,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
+import phonenumbers
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
@@ -17,6 +18,7 @@ from acs import (
     POLL_SCHEDULE,
     AcsConflictError,
     AcsNotFoundError,
+    AcsReleaseByServiceDeskError,
     AcsValidationError,
     OperationKind,
     OperationRef,
@@ -27,6 +29,8 @@ from contracts import metrics
 from contracts.activities import (
     LroHandle,
     LroOutcome,
+    NumberOnRecord,
+    NumbersInspection,
     OwnedNumbers,
     PurchaseInput,
     ReleaseNumbersInput,
@@ -37,7 +41,7 @@ from contracts.error_types import (
     RELEASE_BLOCKED,
     RELEASE_FAILED,
 )
-from contracts.provision import HoldStrategy
+from contracts.provision import Capabilities, CapabilityType, HoldStrategy
 
 from ._capabilities import CapabilityActivities
 from ._errors import acs_errors_as_application_errors
@@ -211,6 +215,36 @@ class PhoneNumberActivities(HoldActivities, CapabilityActivities):
             dates[number] = owned.purchase_date
         return OwnedNumbers(purchased_at=dates)
 
+    @activity.defn
+    async def inspect_numbers(self, numbers: ReleaseNumbersInput) -> NumbersInspection:
+        """Which named numbers the resource owns, with the capabilities and cost ACS records.
+
+        What a claim of numbers from outside (a port, a special order) checks before it
+        changes anything, and the capabilities it will give back when the ticket lets them go.
+        """
+        owned: list[NumberOnRecord] = []
+        missing: list[str] = []
+        with acs_errors_as_application_errors():
+            for number in numbers.numbers:
+                activity.heartbeat(number)
+                try:
+                    record = await self._client.get_purchased_phone_number(number)
+                except AcsNotFoundError:
+                    missing.append(number)
+                    continue
+                owned.append(
+                    NumberOnRecord(
+                        phone_number=number,
+                        capabilities=Capabilities(
+                            calling=CapabilityType(record.capabilities.calling.value),
+                            sms=CapabilityType(record.capabilities.sms.value),
+                        ),
+                        monthly_cost=record.cost.amount,
+                        currency=record.cost.currency_code,
+                    )
+                )
+        return NumbersInspection(owned=tuple(owned), missing=tuple(missing))
+
     async def _all_owned(self, numbers: tuple[str, ...]) -> bool:
         return bool(numbers) and len((await self._owned(numbers)).purchased_at) == len(numbers)
 
@@ -260,10 +294,13 @@ class PhoneNumberActivities(HoldActivities, CapabilityActivities):
         """
         started: list[LroHandle] = []
         gone: list[str] = []
+        by_hand = [n for n in release.numbers if self._released_by_service_desk(n)]
         with acs_errors_as_application_errors():
             ours = await self._all_still_ours(release)
             for index, number in enumerate(release.numbers):
                 activity.heartbeat(index)  # a large release starts one LRO per number
+                if number in by_hand:
+                    continue
                 if ours is not None:
                     mine = number in ours
                 else:
@@ -275,6 +312,8 @@ class PhoneNumberActivities(HoldActivities, CapabilityActivities):
                     started.append(handle_of(await self._client.begin_release_phone_number(number)))
                 except AcsNotFoundError:
                     gone.append(number)
+                except AcsReleaseByServiceDeskError:
+                    by_hand.append(number)  # a country the configuration did not list
                 except AcsConflictError as error:
                     raise ApplicationError(
                         f"the service will not release a number yet: {error.message}",
@@ -282,7 +321,16 @@ class PhoneNumberActivities(HoldActivities, CapabilityActivities):
                     ) from error
             for handle in started:
                 await self._wait_released(handle)
-        return ReleaseNumbersResult(started=tuple(started), already_gone=tuple(gone))
+        return ReleaseNumbersResult(
+            started=tuple(started), already_gone=tuple(gone), by_service_desk=tuple(by_hand)
+        )
+
+    def _released_by_service_desk(self, number: str) -> bool:
+        """Whether the number's country releases only through Microsoft's service desk."""
+        if not self._service_desk_countries:
+            return False
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(number))
+        return region in self._service_desk_countries
 
     async def _all_still_ours(self, release: ReleaseNumbersInput) -> set[str] | None:
         """For a large release, which numbers are still ours, from one listing (else None)."""

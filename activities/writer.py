@@ -18,7 +18,12 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from contracts.activities import AttachRouteInput, DetachRouteInput, RouteResult
+from contracts.activities import (
+    AttachRouteInput,
+    DetachRouteInput,
+    ReleaseNumbersInput,
+    RouteResult,
+)
 from contracts.error_types import SIP_WRITER_ELSEWHERE
 from contracts.ids import PROVISION_WORKFLOW_TYPE
 from contracts.operations import OpenSagas
@@ -29,6 +34,7 @@ from contracts.sip import (
     AttachRouteRequest,
     DetachRouteRequest,
     LedgerEntry,
+    NumbersClaim,
     NumbersOwnership,
     SipAnswer,
     SipRequestKind,
@@ -140,6 +146,11 @@ class SipWriterActivities:
         await self._submit(SipRequestKind.FORGET, ownership=ownership)
 
     @activity.defn
+    async def claim_numbers(self, claim: NumbersClaim) -> None:
+        """Claim numbers from outside for the ticket; refused if another ticket owns one."""
+        await self._submit(SipRequestKind.CLAIM, claim=claim)
+
+    @activity.defn
     async def answer_requests(self, answers: list[SipAnswer]) -> None:
         """The writer's side: complete every asking activity of a batch (it calls this).
 
@@ -189,6 +200,17 @@ class SipWriterActivities:
                 return {}
             raise
         return ledger
+
+    @activity.defn
+    async def owners_of(self, numbers: ReleaseNumbersInput) -> dict[str, str]:
+        """Which ticket owns each of these numbers in the ledger (numbers nobody owns: absent)."""
+        wanted = set(numbers.numbers)
+        return {
+            number: ticket
+            for ticket, entry in (await self.get_ledger()).items()
+            for number in entry.numbers
+            if number in wanted
+        }
 
     @activity.defn
     async def open_saga_numbers(self) -> tuple[str, ...]:

@@ -89,6 +89,8 @@ def reconcile(
         ("drifted routes", report.drifted_routes),
         ("active reservations", report.active_reservations),
         ("stale holds", report.stale_holds),
+        ("release pending (service desk)", report.release_pending_manual),
+        ("onboarded, kept by the resource", report.onboarded_kept),
         ("released", report.released),
         ("deleted holds", report.deleted_holds),
     ):

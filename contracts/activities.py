@@ -24,6 +24,8 @@ __all__ = [
     "OwnedNumbers",
     "PurchaseInput",
     "ReleaseHoldInput",
+    "NumberOnRecord",
+    "NumbersInspection",
     "ReleaseNumbersInput",
     "ReleaseNumbersResult",
     "RouteResult",
@@ -144,6 +146,35 @@ class ReleaseNumbersResult(_Model):
 
     started: tuple[LroHandle, ...]
     already_gone: tuple[str, ...]
+    by_service_desk: tuple[str, ...] = ()
+    """Not released: their country releases only through Microsoft's service desk (by
+    configuration, or ACS said so); a person must ask it, and confirm."""
+
+
+class NumberOnRecord(_Model):
+    """A number the resource owns, as ACS records it: what a claim checks and remembers."""
+
+    phone_number: str
+    capabilities: Capabilities
+    monthly_cost: Decimal
+    currency: str
+
+
+class NumbersInspection(_Model):
+    """Which of the named numbers the resource owns (with their records), and which it does not."""
+
+    owned: tuple[NumberOnRecord, ...] = ()
+    missing: tuple[str, ...] = ()
+
+    @property
+    def monthly_cost(self) -> Decimal:
+        """What the owned numbers cost per month together (what an approver is shown)."""
+        return sum((n.monthly_cost for n in self.owned), Decimal(0))
+
+    @property
+    def currency(self) -> str | None:
+        """The owned numbers' currency (one resource bills in one)."""
+        return self.owned[0].currency if self.owned else None
 
 
 class AttachRouteInput(_Model):

@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 from pydantic import Field
 
 __all__ = [
+    "CONFIRM_RELEASED_SIGNAL",
     "DECIDE_SIGNAL",
+    "DELIVER_SIGNAL",
     "INTERVENE_SIGNAL",
     "PROVISION_WORKFLOW_TYPE",
     "QUOTA_KEEPER_WORKFLOW_TYPE",
@@ -50,6 +52,11 @@ DECIDE_SIGNAL = "decide"
 and ticket systems send it so, and its handler takes the raw input to record a bad one."""
 INTERVENE_SIGNAL = "intervene"
 """The saga's retry/skip/abort/abandon signal (input: ``Intervention``), likewise."""
+
+DELIVER_SIGNAL = "deliver"
+"""A manual order's delivery signal (input: ``Delivery``): numbers now in the resource."""
+CONFIRM_RELEASED_SIGNAL = "confirm_released"
+"""A release run's signal (input: ``ReleaseConfirmation``): the service desk released them."""
 
 _PROVISION_PREFIX = "provision-"
 _RELEASE_PREFIX = "release-"

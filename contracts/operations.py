@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .ids import TicketId
 
@@ -17,6 +17,8 @@ __all__ = [
     "ReleaseRequest",
     "ReleaseResult",
     "ReleaseStatus",
+    "ReleaseConfirmation",
+    "service_desk_request",
 ]
 
 
@@ -25,9 +27,30 @@ class _Model(BaseModel):
 
 
 class ReleaseRequest(_Model):
-    """Release everything a ticket owns: its routes first, then its numbers."""
+    """Release everything a ticket owns: its routes first, then its numbers.
+
+    Numbers that came from outside (ported, specially ordered) are given back with the
+    capabilities they had, and stay in the resource, unless ``release_numbers`` says otherwise.
+    """
 
     ticket_id: TicketId
+    release_numbers: bool = False
+    """Release the ticket's onboarded numbers too (gone for good: a ported number is lost)."""
+    by: str | None = Field(None, min_length=1, max_length=128)
+    """Who asked, recorded in the ledger; required with ``release_numbers``."""
+
+    @model_validator(mode="after")
+    def _who(self) -> ReleaseRequest:
+        if self.release_numbers and self.by is None:
+            raise ValueError("releasing onboarded numbers needs who asks (by)")
+        return self
+
+
+class ReleaseConfirmation(_Model):
+    """Payload of a release run's ``confirm_released`` signal."""
+
+    by: str = Field(min_length=1, max_length=128)
+    note: str | None = Field(None, max_length=2000)
 
 
 class ReleaseStatus(_Model):
@@ -35,9 +58,12 @@ class ReleaseStatus(_Model):
 
     ticket_id: str
     stage: str
-    """``looking_up``, ``detaching_routes``, ``releasing_numbers``, ``released``."""
+    """``looking_up``, ``detaching_routes``, ``restoring_capabilities``, ``releasing_numbers``,
+    ``awaiting_service_desk``, ``released``."""
     routes: tuple[str, ...] = ()
     numbers: tuple[str, ...] = ()
+    service_desk: str | None = None
+    """While ``awaiting_service_desk``: what to send Microsoft's service desk."""
 
 
 class ReleaseResult(_Model):
@@ -47,6 +73,20 @@ class ReleaseResult(_Model):
     routes_removed: tuple[str, ...]
     numbers_released: tuple[str, ...]
     numbers_already_gone: tuple[str, ...]
+    numbers_kept: tuple[str, ...] = ()
+    """Onboarded numbers given back to the resource with their earlier capabilities."""
+    numbers_released_by_service_desk: tuple[str, ...] = ()
+    """Released by Microsoft's service desk, as an operator confirmed."""
+    confirmed_by: str | None = None
+
+
+def service_desk_request(ticket_id: str, numbers: tuple[str, ...]) -> str:
+    """What an operator sends Microsoft's service desk, and how to confirm it was done."""
+    return (
+        f"ask Microsoft's service desk to release {len(numbers)} number(s) of ticket "
+        f"{ticket_id} (their country releases only by request): {', '.join(numbers)}; then "
+        f"confirm with: numberflow confirm-released {ticket_id} --by <name>"
+    )
 
 
 class OwnedNumber(_Model):
@@ -109,5 +149,10 @@ class ReconcileReport(_Model):
     """Stale holds deleted because ``delete_stale_holds`` was set."""
     notes: tuple[str, ...] = ()
     """What the run chose not to do, and why."""
+    release_pending_manual: tuple[str, ...] = ()
+    """Numbers whose release waits for Microsoft's service desk (an operator confirms)."""
+    onboarded_kept: tuple[str, ...] = ()
+    """Numbers from outside (ported, specially ordered) that their ticket gave back: they stay
+    in the resource, owned by no ticket, and are never released as orphans."""
     incomplete: str | None = None
     """Why ACS's listing did not complete: then nothing was compared or changed (run again)."""

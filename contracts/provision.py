@@ -28,6 +28,11 @@ __all__ = [
     "DecisionKind",
     "Budget",
     "Capabilities",
+    "Delivery",
+    "DeliveryRecord",
+    "ManualOrder",
+    "NumberSource",
+    "PhoneNumber",
     "CapabilityType",
     "HoldStrategy",
     "NumberType",
@@ -130,6 +135,20 @@ def _iso_country(value: str) -> str:
     return value
 
 
+def _e164(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if (
+        not re.fullmatch(r"\+[1-9][0-9]{6,14}", value)
+        or number is None
+        or not phonenumbers.is_possible_number(number)
+    ):
+        raise ValueError("must be a phone number in E.164 form such as +14255550123")
+    return value
+
+
 def _currency(value: str) -> str:
     if not re.fullmatch(r"[A-Z]{3}", value):
         raise ValueError("must be an ISO 4217 currency code such as USD")
@@ -145,6 +164,8 @@ def _fqdn(value: str) -> str:
 
 CountryCode = Annotated[str, AfterValidator(_iso_country)]
 CurrencyCode = Annotated[str, AfterValidator(_currency)]
+PhoneNumber = Annotated[str, AfterValidator(_e164)]
+"""A phone number in E.164 form (``+`` and up to 15 digits) that can exist."""
 Fqdn = Annotated[str, AfterValidator(_fqdn)]
 Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=4)]
 
@@ -201,10 +222,43 @@ MAX_QUANTITY = 1000
 """Numbers one ticket may ask for: reserved in rounds, routed over as many routes as needed."""
 
 
+class NumberSource(StrEnum):
+    """Where a ticket's numbers come from."""
+
+    PURCHASE = "purchase"
+    """Held, approved and bought by the saga (the default)."""
+    EXISTING = "existing"
+    """Already in the resource (ported in, or delivered by a special order): named by the
+    request, claimed for the ticket, configured and routed, never released on its own."""
+    MANUAL_ORDER = "manual_order"
+    """Ordered from Microsoft by hand (above the tenant's limits, special numbers): the saga
+    records the order and waits for the numbers to be delivered, then treats them as
+    ``existing``."""
+
+    @property
+    def buys(self) -> bool:
+        """Whether numberflow buys (and so may release) the ticket's numbers."""
+        return self is NumberSource.PURCHASE
+
+
+def _unique_numbers(numbers: tuple[str, ...]) -> tuple[str, ...]:
+    if len(numbers) != len(set(numbers)):
+        raise ValueError("a number is listed twice")
+    return numbers
+
+
+Numbers = Annotated[
+    tuple[PhoneNumber, ...], Field(max_length=MAX_QUANTITY), AfterValidator(_unique_numbers)
+]
+
+
 class ProvisionRequest(Model):
     """What a ticket asks for."""
 
     ticket_id: TicketId
+    source: NumberSource = NumberSource.PURCHASE
+    numbers: Numbers = ()
+    """With ``source: existing``: the numbers to claim (already in the resource)."""
     country_code: CountryCode
     phone_number_type: NumberType
     assignment_type: AssignmentType
@@ -237,7 +291,35 @@ class ProvisionRequest(Model):
                 "area_code works with the search strategy; with reservations give "
                 "phone_number_prefixes (digits with the country code, e.g. 1425)"
             )
+        self._check_source()
         return self
+
+    def _check_source(self) -> None:
+        """The fields that go with the source, and only those."""
+        if self.source is not NumberSource.EXISTING:
+            if self.numbers:
+                raise ValueError("numbers are named only with source existing")
+            return
+        if not self.numbers:
+            raise ValueError("source existing needs numbers: the numbers to claim")
+        if self.quantity not in (1, len(self.numbers)):
+            raise ValueError("with source existing the quantity is the count of numbers")
+        if self.area_code is not None or self.phone_number_prefixes or self.budget is not None:
+            raise ValueError(
+                "area_code, phone_number_prefixes and budget choose numbers to buy; "
+                "source existing names its numbers"
+            )
+        calling_code = phonenumbers.country_code_for_region(self.country_code)
+        foreign = [n for n in self.numbers if phonenumbers.parse(n).country_code != calling_code]
+        if foreign:
+            raise ValueError(
+                f"{len(foreign)} number(s) are not {self.country_code} numbers (+{calling_code})"
+            )
+
+    @property
+    def wanted(self) -> int:
+        """How many numbers the ticket gets: the quantity, or the numbers it names."""
+        return len(self.numbers) or self.quantity
 
     @property
     def route_name(self) -> str:
@@ -251,6 +333,10 @@ class Stage(StrEnum):
     """Where a saga is; the ``ProvisioningStage`` search attribute."""
 
     RESERVING = "reserving"
+    CLAIMING = "claiming"
+    """Checking that numbers from outside are in the resource and no other ticket's; claiming."""
+    AWAITING_NUMBERS = "awaiting_numbers"
+    """A manual order waits for its numbers to be delivered (``numberflow deliver``)."""
     AWAITING_QUOTA = "awaiting_quota"
     """Waiting for the tenant's ACS budget (a search or a purchase); a rejection is taken."""
     AWAITING_APPROVAL = "awaiting_approval"
@@ -326,6 +412,8 @@ class InterventionKind(StrEnum):
     ABORT = "abort"
     ABANDON = "abandon"
     """For a parked compensation: stop trying, end ``compensation_failed`` with the list."""
+    CONFIRM_RELEASED = "confirm_released"
+    """For a release only Microsoft's service desk can do: it is done (the numbers are gone)."""
 
 
 class Intervention(Model):
@@ -397,6 +485,40 @@ def decision_refusal(
     return None
 
 
+class Delivery(Model):
+    """Payload of the ``deliver`` signal: numbers of a manual order, now in the resource."""
+
+    numbers: Annotated[Numbers, Field(min_length=1)]
+    by: str = Field(min_length=1, max_length=128)
+    delivery_id: str = Field(min_length=1, max_length=128)
+    """Chosen by the sender: finds this delivery's record, and makes a re-sent one a no-op."""
+    note: str | None = Field(None, max_length=2000)
+
+
+class DeliveryRecord(Model):
+    """A delivery as the saga took it: which numbers it accepted, which it refused and why."""
+
+    delivery_id: str
+    by: str
+    at: datetime
+    accepted: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    """``<number>: <reason>`` (not in the resource, another ticket's, beyond the order)."""
+
+
+class ManualOrder(Model):
+    """What a ``manual_order`` ticket asked Microsoft for, and when."""
+
+    quantity: int
+    country_code: str
+    phone_number_type: NumberType
+    capabilities: Capabilities
+    phone_number_prefixes: tuple[str, ...] = ()
+    ordered_at: datetime
+    deadline: datetime
+    """When the wait for the numbers ends (the attention deadline's policy applies)."""
+
+
 class ApprovalRecord(Model):
     """A decision as the saga recorded it."""
 
@@ -424,6 +546,7 @@ class ProvisionStatus(Model):
     stage: Stage
     outcome: Stage | None = None
     """Why it ended, once it has: completed, rejected, expired, cancelled or failed."""
+    source: NumberSource = NumberSource.PURCHASE
     numbers: tuple[str, ...] = ()
     monthly_cost: Decimal | None = None
     currency: str | None = None
@@ -442,6 +565,10 @@ class ProvisionStatus(Model):
     """While ``awaiting_quota``: which budget, the saga's place, when the window has room."""
     refused_interventions: tuple[str, ...] = ()
     """Interventions signalled when they could not be taken, with the reason."""
+    order: ManualOrder | None = None
+    """With ``source: manual_order``: what was ordered, when, and until when it is waited for."""
+    deliveries: tuple[DeliveryRecord, ...] = ()
+    """Deliveries taken so far, each with the numbers accepted and refused."""
     skipped: tuple[str, ...] = ()
     """Steps an operator (or the attention deadline) chose to skip."""
     route_name: str | None = None

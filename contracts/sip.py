@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .ids import resource_host
-from .provision import Fqdn, TrunkSpec
+from .provision import Capabilities, Fqdn, NumberSource, TrunkSpec
 
 __all__ = [
     "MAX_PATTERN_LENGTH",
@@ -23,7 +23,9 @@ __all__ = [
     "DetachRouteRequest",
     "EnsureTrunksRequest",
     "LedgerEntry",
+    "NumbersClaim",
     "NumbersOwnership",
+    "OnboardedNumber",
     "RemoveTrunkRequest",
     "RouteMatch",
     "RouteSpec",
@@ -167,6 +169,30 @@ class RouteMatch(_Model):
     trunk: str | None = None
 
 
+class OnboardedNumber(_Model):
+    """A number a ticket claimed from outside (a port, a special order): never bought here.
+
+    Its record outlives the claim: a number given back stays in the resource (``returned_at``)
+    and is nobody's orphan; one an operator released says who and when.
+    """
+
+    number: str
+    source: NumberSource
+    capabilities_before: Capabilities
+    """What it had when claimed: what a compensation or a release gives it back."""
+    claimed_at: datetime | None = None
+    returned_at: datetime | None = None
+    """Given back by its ticket (compensated or released): in the resource, owned by no one."""
+    released_by: str | None = None
+    """The operator who released it from the resource (``release --release-numbers``)."""
+    released_at: datetime | None = None
+
+    @property
+    def kept(self) -> bool:
+        """Given back to the resource and still there (not released by an operator)."""
+        return self.returned_at is not None and self.released_by is None
+
+
 class LedgerEntry(_Model):
     """What one ticket owns on this resource."""
 
@@ -174,6 +200,19 @@ class LedgerEntry(_Model):
     numbers: tuple[str, ...] = ()
     routes: tuple[str, ...] = ()
     updated_at: datetime | None = None
+    onboarded: tuple[OnboardedNumber, ...] = ()
+    """The ticket's numbers that came from outside, and those it gave back or had released."""
+    release_pending_manual: tuple[str, ...] = ()
+    """Numbers whose release waits for Microsoft's service desk (still in ``numbers``)."""
+
+    def onboarded_owned(self) -> tuple[OnboardedNumber, ...]:
+        """The onboarded numbers the ticket owns now (never released on numberflow's own)."""
+        return tuple(o for o in self.onboarded if o.number in self.numbers)
+
+    @property
+    def holds_anything(self) -> bool:
+        """Whether the entry is worth keeping: something owned, or a record of the outside."""
+        return bool(self.numbers or self.routes or self.onboarded)
 
 
 class EnsureTrunksRequest(_Model):
@@ -212,6 +251,17 @@ class NumbersOwnership(_Model):
 
     ticket_id: str
     numbers: tuple[str, ...]
+    release_pending_manual: bool = False
+    """Record: these owned numbers' release waits for Microsoft's service desk."""
+    released_by: str | None = None
+    """Forget: an operator released them from the resource (onboarded numbers say who)."""
+
+
+class NumbersClaim(_Model):
+    """A ticket claims numbers from outside; refused if another ticket owns one of them."""
+
+    ticket_id: str
+    numbers: tuple[OnboardedNumber, ...] = Field(min_length=1)
 
 
 class RouteWritten(_Model):
@@ -233,6 +283,7 @@ class SipRequestKind(StrEnum):
     DETACH = "detach"
     RECORD = "record"
     FORGET = "forget"
+    CLAIM = "claim"
 
 
 class SipSubmission(_Model):
@@ -250,6 +301,7 @@ class SipSubmission(_Model):
     attach: AttachRouteRequest | None = None
     detach: DetachRouteRequest | None = None
     ownership: NumbersOwnership | None = None
+    claim: NumbersClaim | None = None
 
 
 class SipAnswer(_Model):

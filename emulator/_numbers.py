@@ -145,6 +145,7 @@ class PhoneNumbersState(Reservations, Searches):
         def succeed(at: datetime) -> None:
             self._releasing.pop(phone_number, None)
             self.purchased.pop(phone_number, None)
+            self.release_log.append(phone_number)
             quarantine = self._config.release_quarantine_seconds
             if quarantine > 0:
                 self.quarantined[phone_number] = at + timedelta(seconds=quarantine)
@@ -193,6 +194,7 @@ class PhoneNumbersState(Reservations, Searches):
             ],
             "purchasePosts": dict(self.purchase_posts),
             "purchaseLog": [{"phoneNumber": n, "hold": h} for n, h in self.purchase_log],
+            "releaseLog": list(self.release_log),
         }
 
     def onboard(self, spec: Any, now: datetime) -> dict[str, Any]:

@@ -46,6 +46,8 @@ class NumbersCore:
         self.purchase_posts: Counter[str] = Counter()
         """Purchase POSTs that reached the service, per hold (reservation or search id)."""
         self.purchase_log: list[tuple[str, str]] = []
+        self.release_log: list[str] = []
+        """Every number released, in order (ports and special orders included)."""
         """Every number bought, with the hold that bought it (``portal`` when bought outside)."""
         self._updating: dict[str, str] = {}
         self.catalogue = Catalogue(self.inventory)

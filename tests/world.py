@@ -221,9 +221,13 @@ class Saga:
 
 
 async def make_saga(
-    env: WorkflowEnvironment, config: EmulatorConfig, quota_limits: QuotaLimits | None = None
+    env: WorkflowEnvironment,
+    config: EmulatorConfig,
+    quota_limits: QuotaLimits | None = None,
+    service_desk_countries: frozenset[str] = frozenset(),
 ) -> AsyncIterator[Saga]:
-    """An emulator of its own, and a worker for it configured with ``quota_limits``."""
+    """An emulator of its own, and a worker for it configured with ``quota_limits`` and the
+    countries whose releases go through Microsoft's service desk."""
     app = create_app(config)
     # A host of its own: the SIP writer's id is per resource host, and the dev server is shared.
     host = f"acs-{uuid.uuid4().hex[:8]}.emulator.test"
@@ -247,6 +251,7 @@ async def make_saga(
                 callback_secret=CALLBACK_SECRET,
                 callback_hosts=CALLBACK_HOSTS,
                 quota_limits=quota_limits,
+                service_desk_countries=service_desk_countries,
             ),
             interceptors=[LogContextInterceptor()],
         ),

@@ -10,12 +10,12 @@ replay, with the same outcome in either order.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Protocol
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.activities import HoldResult
     from contracts.error_types import APPROVAL_EXPIRED, REJECTED
     from contracts.provision import (
         ApprovalMode,
@@ -27,7 +27,18 @@ with workflow.unsafe.imports_passed_through():
 
     from ._journal import Journal
 
-__all__ = ["ApprovalDesk"]
+__all__ = ["ApprovalDesk", "Priced"]
+
+
+class Priced(Protocol):
+    """What an approval is taken on: a hold, or numbers from outside.
+
+    The cost of a manual order is unknown until its numbers arrive: then a person decides.
+    """
+
+    @property
+    def monthly_cost(self) -> Decimal | None:
+        """What the numbers cost per month together, if known."""
 
 
 class ApprovalDesk:
@@ -47,7 +58,7 @@ class ApprovalDesk:
         self.rejected_while_waiting: str | None = None
         """A rejection taken while the saga waited for ACS budget: its note."""
 
-    async def obtain(self, hold: HoldResult) -> None:
+    async def obtain(self, hold: Priced) -> None:
         """Return once ``hold`` is approved (by policy or by a person); raise when it is not.
 
         Raises ``ApplicationError`` ``Rejected`` or ``ApprovalExpired`` (the policy's deadline).
@@ -56,6 +67,7 @@ class ApprovalDesk:
         if (
             policy.mode is ApprovalMode.AUTO_UNDER_COST
             and policy.auto_approve_below is not None
+            and hold.monthly_cost is not None
             and hold.monthly_cost <= policy.auto_approve_below
         ):
             self.record("auto_approved", "policy", hold.monthly_cost)
@@ -90,7 +102,7 @@ class ApprovalDesk:
         """Accept a decision; ``apply`` takes it when the saga waits for one."""
         self._pending.append((decision, approver, note))
 
-    def apply(self, hold: HoldResult | None) -> None:
+    def apply(self, hold: Priced | None) -> None:
         """Take the oldest accepted decision, if the saga is waiting for one on this hold.
 
         While the saga waits for ACS budget, only a rejection is taken (nothing else is
@@ -113,7 +125,7 @@ class ApprovalDesk:
         if decision == "approved":
             self.approved_cost = hold.monthly_cost
 
-    def _apply_rejection(self, hold: HoldResult | None) -> None:
+    def _apply_rejection(self, hold: Priced | None) -> None:
         if self.rejected_while_waiting is not None or not self._pending:
             return
         if self._pending[0][0] != "rejected":

@@ -12,7 +12,12 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.error_types import APPROVAL_EXPIRED, QUOTA_WAIT_EXPIRED, REJECTED
+    from contracts.error_types import (
+        APPROVAL_EXPIRED,
+        NUMBERS_NOT_DELIVERED,
+        QUOTA_WAIT_EXPIRED,
+        REJECTED,
+    )
     from contracts.provision import Stage
 
 __all__ = ["describe", "error_code", "error_message", "error_type", "outcome_of"]
@@ -84,6 +89,6 @@ def outcome_of(error: BaseException) -> Stage:
     kind = error_type(error)
     if kind == REJECTED:
         return Stage.REJECTED
-    if kind in (APPROVAL_EXPIRED, QUOTA_WAIT_EXPIRED):
+    if kind in (APPROVAL_EXPIRED, QUOTA_WAIT_EXPIRED, NUMBERS_NOT_DELIVERED):
         return Stage.EXPIRED
     return Stage.FAILED

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -44,8 +44,16 @@ class HoldLapsed(Exception):
 class Purchase:
     """One purchase of one hold; ``owned`` says which numbers it bought so far."""
 
-    def __init__(self, request: ProvisionRequest, hold: HoldResult, undo: CompensationStack):
+    def __init__(
+        self,
+        request: ProvisionRequest,
+        hold: HoldResult,
+        undo: CompensationStack,
+        release_by_hand: Callable[[tuple[str, ...]], Awaitable[None]],
+    ):
         self._ticket_id = request.ticket_id
+        self._release_by_hand = release_by_hand
+        """How numbers only Microsoft's service desk releases are waited for (an operator)."""
         self._hold = hold
         self._undo = undo
         self._input = PurchaseInput(
@@ -116,11 +124,17 @@ class Purchase:
         elif self._started is not None:
             # runs started before the patch waited only for the handle they received
             await poll(self._started, retry_policy=COMPENSATION)
-        await workflow.execute_activity_method(
+        released = await workflow.execute_activity_method(
             PhoneNumberActivities.release_numbers, release, **RELEASE_STEP
         )
+        by_hand = released.by_service_desk
         await workflow.execute_activity_method(
             SipWriterActivities.forget_numbers,
-            NumbersOwnership(ticket_id=self._ticket_id, numbers=purchase.numbers),
+            NumbersOwnership(
+                ticket_id=self._ticket_id,
+                numbers=tuple(n for n in purchase.numbers if n not in by_hand),
+            ),
             **UNDO_STEP,
         )
+        if by_hand:
+            await self._release_by_hand(by_hand)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -41,14 +42,21 @@ with workflow.unsafe.imports_passed_through():
         HOLD_EXPIRED,
         PROVISIONING_FAILED,
     )
-    from contracts.ids import DECIDE_SIGNAL, INTERVENE_SIGNAL, PROVISION_WORKFLOW_TYPE
+    from contracts.ids import (
+        DECIDE_SIGNAL,
+        DELIVER_SIGNAL,
+        INTERVENE_SIGNAL,
+        PROVISION_WORKFLOW_TYPE,
+    )
     from contracts.problems import first_problem
     from contracts.provision import (
         ApprovalDecision,
         Decision,
         DecisionKind,
+        Delivery,
         Intervention,
         InterventionKind,
+        NumberSource,
         ProvisionRequest,
         ProvisionResult,
         ProvisionStatus,
@@ -69,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
     from ._holds import Holds
     from ._journal import Journal
     from ._metrics import count
+    from ._onboarding import Onboarding
     from ._operations import raise_if_cancelled
     from ._policies import (
         ACS_CALL_TIMEOUT,
@@ -79,6 +88,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from ._purchase import HoldLapsed, Purchase
     from ._quota import QuotaGate
+    from ._service_desk import ServiceDesk
 
 __all__ = ["ProvisionNumbersWorkflow"]
 
@@ -92,10 +102,16 @@ RENEWAL_KEEPS_THE_OLD_UNDO = "renewal-keeps-the-old-undo"
 """Patch: a lapsed hold's undo stays registered until its release is done, so a cancel that
 abandons that release leaves the hold to the compensation instead of to nobody."""
 _STEP_ACTIONS = (InterventionKind.RETRY, InterventionKind.SKIP, InterventionKind.ABORT)
+_FIRST_STAGE = {
+    NumberSource.PURCHASE: Stage.RESERVING,
+    NumberSource.EXISTING: Stage.CLAIMING,
+    NumberSource.MANUAL_ORDER: Stage.AWAITING_APPROVAL,
+}
+"""Where a saga starts: a manual order is approved before anyone places it."""
 _COMPENSATION_ACTIONS = (InterventionKind.RETRY, InterventionKind.ABANDON)
 
 
-SignalInput = TypeVar("SignalInput", Intervention, Decision)
+SignalInput = TypeVar("SignalInput", Intervention, Decision, Delivery)
 
 
 @workflow.defn(name=PROVISION_WORKFLOW_TYPE)
@@ -113,6 +129,8 @@ class ProvisionNumbersWorkflow:
         self._undo = CompensationStack()
         self._quota = QuotaGate(request, self._journal, self._undo, self._approval)
         self._holds = Holds(request, self._journal, self._undo, self._quota)
+        self._onboarding = Onboarding(request, self._journal, self._undo)
+        self._service_desk = ServiceDesk(request.ticket_id, self._desk)
         self._hold: HoldResult | None = None
         self._numbers: tuple[str, ...] = ()
         self._route: RouteResult | None = None
@@ -135,7 +153,7 @@ class ProvisionNumbersWorkflow:
         )
         if request.callback_url is not None:
             self._outbox.start()
-        self._journal.enter(Stage.RESERVING)
+        self._journal.enter(_FIRST_STAGE[request.source])
         try:
             result = await self._provision()
         except BaseException as error:  # CancelledError is not an Exception
@@ -147,9 +165,12 @@ class ProvisionNumbersWorkflow:
 
     async def _provision(self) -> ProvisionResult:
         """The business process: hold, approval, purchase, configuration, route."""
-        await self._acquire_hold()
-        await self._approve()
-        await self._purchase_renewing_the_hold()
+        if self._request.source is NumberSource.PURCHASE:
+            await self._acquire_hold()
+            await self._approve()
+            await self._purchase_renewing_the_hold()
+        else:
+            await self._take_numbers_from_outside()
         if self._interventions_on:
             await self._step("configuring", self._configure)
             await self._step("routing", self._attach_route)
@@ -227,6 +248,38 @@ class ProvisionNumbersWorkflow:
         refusal = self._desk.refusal(intervention)
         if refusal is not None:
             raise ValueError(refusal)
+
+    # -- numbers from outside ------------------------------------------------------------------
+
+    async def _take_numbers_from_outside(self) -> None:
+        """Claim the named numbers, or take an order's deliveries; approved as configured.
+
+        A manual order is approved before it is waited for: someone places it with Microsoft.
+        """
+        onboarding = self._onboarding
+        if self._request.source is NumberSource.EXISTING:
+            await onboarding.claim_named()
+            self._numbers = onboarding.numbers
+        else:
+            onboarding.record_order()
+        assert onboarding.quote is not None
+        await self._approval.obtain(onboarding.quote)
+        if self._request.source is NumberSource.MANUAL_ORDER:
+            await onboarding.await_deliveries()
+            self._numbers = onboarding.numbers
+
+    @workflow.signal(name=DELIVER_SIGNAL)
+    def deliver(self, payload: RawValue) -> None:
+        """Numbers of a manual order, now in the resource (``numberflow deliver``, tickets).
+
+        Queued and taken in order while the saga waits for them; each delivery's record in the
+        status says which numbers were accepted and which refused, and why.
+        """
+        delivery = _signal_input(payload, Delivery)
+        if isinstance(delivery, str):
+            self._journal.note(f"ignored a malformed deliver signal: {delivery}")
+            return
+        self._onboarding.hear(delivery)
 
     # -- holds ---------------------------------------------------------------------------------
 
@@ -313,7 +366,7 @@ class ProvisionNumbersWorkflow:
             raise ValueError(refusal)
 
     def _apply_pending_decision(self) -> None:
-        self._approval.apply(self._hold)
+        self._approval.apply(self._hold or self._onboarding.quote)
 
     @workflow.signal(name=QUOTA_ANSWER_SIGNAL)
     def quota_answer(self, answer: QuotaAnswer) -> None:
@@ -365,7 +418,8 @@ class ProvisionNumbersWorkflow:
         hold = self._hold
         assert hold is not None
         self._journal.enter(Stage.PURCHASING)
-        await Purchase(self._request, hold, self._undo).buy(self._own)
+        purchase = Purchase(self._request, hold, self._undo, self._service_desk.release_by_hand)
+        await purchase.buy(self._own)
 
     def _own(self, numbers: tuple[str, ...]) -> None:
         self._numbers = numbers
@@ -377,6 +431,7 @@ class ProvisionNumbersWorkflow:
         if wanted is None:
             return
         self._journal.enter(Stage.CONFIGURING)
+        self._onboarding.reconfiguring()
         if workflow.patched(CONFIGURE_IN_BATCHES):
             await configure_in_batches(self._numbers, wanted)
         else:
@@ -496,9 +551,10 @@ class ProvisionNumbersWorkflow:
             ticket_id=self._request.ticket_id,
             stage=self._journal.stage,
             outcome=self._journal.outcome,
+            source=self._request.source,
             numbers=self._numbers,
-            monthly_cost=hold.monthly_cost if hold else None,
-            currency=hold.currency if hold else None,
+            monthly_cost=self._monthly_cost(),
+            currency=hold.currency if hold else self._onboarding.currency,
             hold_strategy=self._request.hold_strategy,
             hold_id=hold.hold_id if hold else None,
             hold_expires_at=hold.expires_at if hold else None,
@@ -509,12 +565,20 @@ class ProvisionNumbersWorkflow:
             attention=self._desk.attention,
             quota_wait=self._quota.wait,
             refused_interventions=tuple(self._desk.refused),
+            order=self._onboarding.order,
+            deliveries=tuple(self._onboarding.deliveries),
             skipped=tuple(self._skipped),
             route_name=self._route.route_name if self._route else None,
             errors=tuple(self._errors),
             left_for_operator=tuple(self._undo.left),
             timeline=tuple(self._journal.timeline),
         )
+
+    def _monthly_cost(self) -> Decimal | None:
+        if self._hold is not None:
+            return self._hold.monthly_cost
+        quote = self._onboarding.quote
+        return quote.monthly_cost if quote else None
 
     def _result(self, outcome: Stage, note: str | None = None) -> ProvisionResult:
         hold = self._hold
@@ -524,8 +588,8 @@ class ProvisionNumbersWorkflow:
             numbers=self._numbers
             if outcome in (Stage.COMPLETED, Stage.COMPLETED_WITH_SKIPS)
             else (),
-            monthly_cost=hold.monthly_cost if hold else None,
-            currency=hold.currency if hold else None,
+            monthly_cost=self._monthly_cost(),
+            currency=hold.currency if hold else self._onboarding.currency,
             route_name=self._route.route_name if self._route else None,
             note=note,
             skipped=tuple(self._skipped),

@@ -146,9 +146,15 @@ def _incomplete(reason: str) -> ReconcileReport:
 def compare(
     snapshot: InventorySnapshot, ledger: dict[str, LedgerEntry], in_flight: tuple[str, ...]
 ) -> ReconcileReport:
-    """What ACS has against what the ledger says (numbers of running sagas are not orphans)."""
+    """What ACS has against what the ledger says (numbers of running sagas are not orphans).
+
+    Numbers from outside that their ticket gave back are the resource's, not orphans; numbers
+    waiting for the service desk are pending, not ghosts, even once the desk released them.
+    """
     owned = {n.phone_number for n in snapshot.numbers}
     known = {n for entry in ledger.values() for n in entry.numbers}
+    kept = {o.number for entry in ledger.values() for o in entry.onboarded if o.kept} - known
+    pending = {n for entry in ledger.values() for n in entry.release_pending_manual}
     known_routes = {r for entry in ledger.values() for r in entry.routes}
     ledger_routes = {
         route: exact_number_pattern(entry.numbers)
@@ -156,8 +162,10 @@ def compare(
         for route in entry.routes
     }
     return ReconcileReport(
-        orphans=tuple(sorted(owned - known - set(in_flight))),
-        ghosts=tuple(sorted(known - owned)),
+        orphans=tuple(sorted(owned - known - kept - set(in_flight))),
+        ghosts=tuple(sorted(known - owned - pending)),
+        release_pending_manual=tuple(sorted(pending)),
+        onboarded_kept=tuple(sorted(kept & owned)),
         unknown_routes=tuple(r for r in snapshot.routes if r not in known_routes),
         active_reservations=snapshot.active_reservations,
         missing_routes=tuple(sorted(r for r in ledger_routes if r not in snapshot.routes)),

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.writer import SipWriterActivities
     from contracts.error_types import (
         INVALID_SIP_REQUEST,
+        NUMBER_CLAIMED,
         ROUTE_NAME_TAKEN,
         ROUTE_SHADOWED,
         TRUNK_IN_USE,
@@ -254,12 +255,27 @@ class SipRoutingWorkflow:
             self._ledger.disown(detach.ticket_id, routes=(detach.route_name, *parts))
             return None
         if kind is SipRequestKind.RECORD and submission.ownership is not None:
-            self._ledger.own(submission.ownership.ticket_id, numbers=submission.ownership.numbers)
+            owned = submission.ownership
+            self._ledger.own(
+                owned.ticket_id,
+                numbers=owned.numbers,
+                release_pending_manual=owned.release_pending_manual,
+            )
             return None
         if kind is SipRequestKind.FORGET and submission.ownership is not None:
+            forgotten = submission.ownership
             self._ledger.disown(
-                submission.ownership.ticket_id, numbers=submission.ownership.numbers
+                forgotten.ticket_id, numbers=forgotten.numbers, released_by=forgotten.released_by
             )
+            return None
+        if kind is SipRequestKind.CLAIM and submission.claim is not None:
+            claim = submission.claim
+            refusal = self._ledger.claim_refusal(
+                claim.ticket_id, tuple(o.number for o in claim.numbers)
+            )
+            if refusal is not None:
+                raise ApplicationError(refusal, type=NUMBER_CLAIMED, non_retryable=True)
+            self._ledger.own(claim.ticket_id, onboarded=claim.numbers)
             return None
         raise ApplicationError(
             f"a {kind} submission without its request", type=INVALID_SIP_REQUEST, non_retryable=True

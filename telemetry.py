@@ -47,7 +47,12 @@ __all__ = [
     "stage_gauges",
 ]
 
-WAITING_STAGES = (Stage.AWAITING_QUOTA, Stage.AWAITING_APPROVAL, Stage.NEEDS_ATTENTION)
+WAITING_STAGES = (
+    Stage.AWAITING_QUOTA,
+    Stage.AWAITING_APPROVAL,
+    Stage.AWAITING_NUMBERS,
+    Stage.NEEDS_ATTENTION,
+)
 """The stages where a saga waits for a person or for budget: what an operator wants counted."""
 
 _NUMBER = re.compile(r"/(?:%2[Bb]|\+)\d+")

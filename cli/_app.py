@@ -23,6 +23,7 @@ from ._demo import demo, dev
 from ._emulator import emulator
 from ._interventions import abandon, abort, retry, skip
 from ._list import list_provisionings
+from ._onboarding import confirm_released_command, deliver_command
 from ._provision import provision
 from ._quota import quota_app
 from ._reconcile import reconcile
@@ -46,6 +47,8 @@ EXAMPLES: dict[str, str] = {
     "abandon": "numberflow abandon T-1 --reason 'cleaned up by hand' --by ops",
     "status": "numberflow status T-1 --json",
     "release": "numberflow release T-1",
+    "deliver": "numberflow deliver T-1 +14255550123 +14255550124 --by porting-desk",
+    "confirm-released": "numberflow confirm-released T-1 --by ops --note 'case 123'",
     "reconcile": "numberflow reconcile --release-orphans --grace 7d",
     "setup": "TEMPORAL_ADDRESS=temporal-frontend:7233 numberflow setup --check",
     "replay": f"numberflow replay --query \"WorkflowType = '{PROVISION_WORKFLOW_TYPE}'\"",
@@ -96,6 +99,8 @@ for command in (
 ):
     app.command()(command)
 app.command(name="list")(list_provisionings)
+app.command(name="deliver")(deliver_command)
+app.command(name="confirm-released")(confirm_released_command)
 app.command(name="codec-server")(codec_server)
 app.add_typer(sip_app, name="sip")
 app.add_typer(quota_app, name="quota")

@@ -15,6 +15,7 @@ from contracts.provision import (
     AssignmentType,
     CapabilityType,
     HoldStrategy,
+    NumberSource,
     NumberType,
     ProvisionRequest,
     ProvisionResult,
@@ -58,6 +59,19 @@ ApproverOption = Annotated[list[str] | None, typer.Option(help="Allowed approver
 AutoApproveOption = Annotated[
     str | None, typer.Option(help="Approve automatically at or below this monthly cost.")
 ]
+SourceOption = Annotated[
+    NumberSource,
+    typer.Option(
+        help="purchase (bought here), existing (already in the resource: give --number), "
+        "manual_order (ordered from Microsoft by hand; delivered later)."
+    ),
+]
+NumberOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--number", help="A number already in the resource (source existing; repeatable)."
+    ),
+]
 CallbackOption = Annotated[str | None, typer.Option(help="Where stage changes are POSTed.")]
 ResellOption = Annotated[bool, typer.Option(help="Agree not to resell (needed in some countries).")]
 FileOption = Annotated[Path | None, typer.Option(help="Read the whole request from a JSON file.")]
@@ -85,6 +99,8 @@ _NOT_REQUEST_FIELDS = frozenset({"file", "wait", "wait_timeout", "task_queue", "
 def provision(
     ctx: typer.Context,
     ticket: TicketOption = None,
+    source: SourceOption = NumberSource.PURCHASE,
+    number: NumberOption = None,
     country: CountryOption = None,
     number_type: TypeOption = NumberType.TOLL_FREE,
     assignment: AssignmentOption = AssignmentType.APPLICATION,
@@ -117,6 +133,8 @@ def provision(
         file,
         {
             "ticket_id": ticket,
+            "source": source,
+            "numbers": tuple(number or ()),
             "country_code": country,
             "phone_number_type": number_type,
             "assignment_type": assignment,

@@ -15,11 +15,12 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from contracts.ids import ticket_id_of, workflow_id_for
-from contracts.operations import ReleaseResult
+from contracts.operations import ReleaseResult, ReleaseStatus
 from contracts.provision import (
     Attention,
     Decision,
     DecisionKind,
+    NumberSource,
     ProvisionResult,
     ProvisionStatus,
     Stage,
@@ -98,6 +99,8 @@ async def _progress(client: Client, ticket: str, started: float) -> str:
         line += f" — approve with: numberflow approve {ticket} --approver {who}"
         if current.hold_expires_at:
             line += f" (hold expires {current.hold_expires_at:%Y-%m-%d %H:%M} UTC)"
+    elif current.stage is Stage.AWAITING_NUMBERS:
+        line += f" — deliver with: numberflow deliver {ticket} <number>… --by <name>"
     elif current.stage is Stage.NEEDS_ATTENTION and current.attention is not None:
         waiting = current.attention
         line += (
@@ -288,7 +291,9 @@ def _render_status(s: ProvisionStatus, *, released: dict[str, Any] | None = None
     lines = [
         f"stage: [bold]{s.stage.value}[/bold]"
         + (f" (outcome {s.outcome.value})" if s.outcome else ""),
-        f"hold: {s.hold_strategy.value} {s.hold_id or '-'}",
+        f"source: {s.source.value}"
+        if s.source is not NumberSource.PURCHASE
+        else f"hold: {s.hold_strategy.value} {s.hold_id or '-'}",
         f"numbers: {', '.join(s.numbers) or '-'}" + (" (released since)" if gone else ""),
         f"monthly cost: {s.monthly_cost if s.monthly_cost is not None else '-'} {s.currency or ''}",
         f"route: {s.route_name or '-'}" + (" (removed since)" if gone and s.route_name else ""),
@@ -300,6 +305,7 @@ def _render_status(s: ProvisionStatus, *, released: dict[str, Any] | None = None
         lines.append(f"Web UI: {link}")
     lines += _attention_lines(s)
     lines += _quota_lines(s)
+    lines += _order_lines(s)
     lines += [f"skipped: {skip}" for skip in s.skipped]
     lines += [f"[red]error:[/red] {e}" for e in s.errors]
     lines += [f"[yellow]refused:[/yellow] {r}" for r in s.refused_interventions]
@@ -340,6 +346,30 @@ def _quota_lines(s: ProvisionStatus) -> list[str]:
     ]
 
 
+def _order_lines(s: ProvisionStatus) -> list[str]:
+    """A manual order: what was ordered, what arrived, what was refused, until when."""
+    order = s.order
+    lines = []
+    if order is not None:
+        lines.append(
+            f"manual order: {order.quantity} {order.phone_number_type.value} number(s) in "
+            f"{order.country_code}, recorded {order.ordered_at:%Y-%m-%d %H:%M} UTC; "
+            f"{len(s.numbers)} delivered"
+        )
+        if s.stage is Stage.AWAITING_NUMBERS:
+            lines.append(
+                f"waiting for deliveries until {order.deadline:%Y-%m-%d %H:%M} UTC: "
+                f"numberflow deliver {s.ticket_id} <number>… --by <name>"
+            )
+    for d in s.deliveries:
+        lines.append(
+            f"delivery {d.delivery_id} by {d.by}: {len(d.accepted)} accepted, "
+            f"{len(d.refused)} refused"
+        )
+        lines += [f"  [yellow]refused:[/yellow] {r}" for r in d.refused]
+    return lines
+
+
 def _attention_lines(s: ProvisionStatus) -> list[str]:
     """What the saga waits for an operator about, until when, and the commands that answer."""
     if s.attention is None:
@@ -354,17 +384,35 @@ def _attention_lines(s: ProvisionStatus) -> list[str]:
 
 
 def _decision_commands(ticket: str, waiting: Attention) -> str:
-    return " | ".join(f"numberflow {action.value} {ticket}" for action in waiting.actions)
+    return " | ".join(
+        f"numberflow {action.value.replace('_', '-')} {ticket}" for action in waiting.actions
+    )
 
 
 def release(
     ticket: Ticket,
     wait: Annotated[bool, typer.Option(help="Wait for the release to finish.")] = True,
+    release_numbers: Annotated[
+        bool,
+        typer.Option(
+            "--release-numbers",
+            help="Release numbers from outside (ported, specially ordered) too: gone for good.",
+        ),
+    ] = False,
+    by: Annotated[
+        str | None, typer.Option(help="Who asks (needed with --release-numbers).")
+    ] = None,
     task_queue: Annotated[str | None, typer.Option(help="Task queue of the workers.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Release everything a ticket owns once its provisioning ended: routes, then numbers."""
+    """Release everything a ticket owns once its provisioning ended: routes, then numbers.
+
+    Numbers that came from outside get their earlier capabilities back and stay in the
+    resource, unless --release-numbers (with --by) says otherwise.
+    """
     queue = task_queue or default_task_queue()
+    if release_numbers and by is None:
+        fail("--release-numbers needs --by: who asks is recorded in the ledger", 2)
 
     async def start(client: Client) -> Any:
         if wait and not await worker_polls(client, queue):
@@ -372,7 +420,9 @@ def release(
                 f"no worker polls task queue {queue!r}; start one (numberflow worker) or use "
                 "--no-wait"
             )
-        release = await start_release(client, ticket, queue)
+        release = await start_release(
+            client, ticket, queue, release_numbers_by=by if release_numbers else None
+        )
         if release.finished_before is not None:
             result = await release.handle.result(follow_runs=False)
             return {
@@ -381,13 +431,25 @@ def release(
             }
         if not wait:
             return {"workflow_id": release.handle.id}
-        return await asyncio.wait_for(release.handle.result(), RELEASE_WAIT.total_seconds())
+        return await _release_outcome(release.handle)
 
     def render(value: Any) -> None:
         if isinstance(value, ReleaseResult):
             console.print(
                 f"released {len(value.numbers_released)} numbers and "
                 f"{len(value.routes_removed)} routes of {ticket}"
+                + (
+                    f"; {len(value.numbers_kept)} numbers from outside kept in the resource "
+                    "with their earlier capabilities"
+                    if value.numbers_kept
+                    else ""
+                )
+            )
+        elif isinstance(value, ReleaseStatus):
+            console.print(
+                f"{ticket}'s routes are removed; its numbers are NOT released yet: "
+                f"{value.service_desk}",
+                soft_wrap=True,
             )
         elif "already_released_at" in value:
             console.print(
@@ -405,3 +467,21 @@ def release(
             f"the release of {ticket} is still running after "
             f"{RELEASE_WAIT.total_seconds():.0f} s; see numberflow status {ticket}"
         )
+
+
+async def _release_outcome(handle: Any) -> ReleaseResult | ReleaseStatus:
+    """The release's result, or its status once it waits for Microsoft's service desk."""
+    result = asyncio.ensure_future(handle.result())
+    deadline = time.monotonic() + RELEASE_WAIT.total_seconds()
+    try:
+        while time.monotonic() < deadline:
+            done, _ = await asyncio.wait({result}, timeout=1.0)
+            if done:
+                outcome: ReleaseResult = result.result()
+                return outcome
+            waiting: ReleaseStatus = await handle.query("status", result_type=ReleaseStatus)
+            if waiting.stage == "awaiting_service_desk":
+                return waiting
+    finally:
+        result.cancel()
+    raise TimeoutError

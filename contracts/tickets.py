@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .ids import TicketId
-from .provision import Intervention, InterventionKind, ProvisionRequest, TrunkSpec
+from .operations import ReleaseConfirmation
+from .provision import (
+    Delivery,
+    Intervention,
+    InterventionKind,
+    Numbers,
+    ProvisionRequest,
+    TrunkSpec,
+)
 
 __all__ = [
     "ApprovedEvent",
     "CancelledEvent",
     "CreatedEvent",
     "InterventionRequestedEvent",
+    "NumbersDeliveredEvent",
     "RejectedEvent",
+    "ReleaseConfirmedEvent",
     "ReleaseRequestedEvent",
     "TicketEvent",
     "TicketEventEnvelope",
@@ -58,10 +69,52 @@ class CancelledEvent(_Event):
 
 
 class ReleaseRequestedEvent(_Event):
-    """The ticket's numbers are no longer needed: release them."""
+    """The ticket's numbers are no longer needed: release them.
+
+    Numbers from outside (ported, specially ordered) are kept in the resource unless
+    ``release_numbers`` is set, with who asked (``by``).
+    """
 
     event: Literal["release_requested"]
     ticket_id: TicketId
+    release_numbers: bool = False
+    by: str | None = Field(None, min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _who(self) -> ReleaseRequestedEvent:
+        if self.release_numbers and self.by is None:
+            raise ValueError("releasing onboarded numbers needs who asks (by)")
+        return self
+
+
+class NumbersDeliveredEvent(_Event):
+    """Numbers of a manual order arrived in the resource (a special order, a port)."""
+
+    event: Literal["numbers_delivered"]
+    ticket_id: TicketId
+    numbers: Annotated[Numbers, Field(min_length=1)]
+    by: str = Field(min_length=1, max_length=128)
+    delivery_id: str | None = Field(None, min_length=1, max_length=128)
+    """The ticket system's id of this delivery; by default one made of the numbers, so a
+    re-sent event is the same delivery."""
+
+    def delivery(self) -> Delivery:
+        """The saga's payload."""
+        made = hashlib.sha256(",".join(sorted(self.numbers)).encode()).hexdigest()[:16]
+        return Delivery(numbers=self.numbers, by=self.by, delivery_id=self.delivery_id or made)
+
+
+class ReleaseConfirmedEvent(_Event):
+    """Microsoft's service desk released the numbers the ticket's release waits on."""
+
+    event: Literal["release_confirmed"]
+    ticket_id: TicketId
+    by: str = Field(min_length=1, max_length=128)
+    note: str | None = Field(None, max_length=2000)
+
+    def confirmation(self) -> ReleaseConfirmation:
+        """The payload of the confirmation."""
+        return ReleaseConfirmation(by=self.by, note=self.note)
 
 
 class InterventionRequestedEvent(_Event):
@@ -89,7 +142,9 @@ TicketEvent = Annotated[
     | RejectedEvent
     | CancelledEvent
     | ReleaseRequestedEvent
-    | InterventionRequestedEvent,
+    | InterventionRequestedEvent
+    | NumbersDeliveredEvent
+    | ReleaseConfirmedEvent,
     Field(discriminator="event"),
 ]
 

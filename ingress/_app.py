@@ -28,7 +28,9 @@ from contracts.tickets import (
     CancelledEvent,
     CreatedEvent,
     InterventionRequestedEvent,
+    NumbersDeliveredEvent,
     RejectedEvent,
+    ReleaseConfirmedEvent,
     ReleaseRequestedEvent,
     TicketEvent,
 )
@@ -38,7 +40,9 @@ from provisioning import (
     ProvisioningRefused,
     Release,
     cancel_provisioning,
+    confirm_released,
     decide,
+    deliver,
     intervene,
     read_status,
     start_provisioning,
@@ -235,11 +239,23 @@ async def _dispatch(
         case InterventionRequestedEvent():
             return await _intervened(client, event)
         case ReleaseRequestedEvent():
+            by = event.by if event.release_numbers else None
             with _refusals_as_problems():
-                release = await start_release(client, event.ticket_id, task_queue)
+                release = await start_release(
+                    client, event.ticket_id, task_queue, release_numbers_by=by
+                )
             if release.finished_before is not None:
                 return _already_released(release, event.ticket_id)
             return _accepted(release.handle.id, event.ticket_id)
+        case NumbersDeliveredEvent():
+            with _refusals_as_problems():
+                record = await deliver(client, event.ticket_id, event.delivery())
+            taken = record.model_dump(mode="json") if record is not None else None
+            return _accepted(workflow_id_for(event.ticket_id), event.ticket_id, delivery=taken)
+        case ReleaseConfirmedEvent():
+            with _refusals_as_problems():
+                confirmed = await confirm_released(client, event.ticket_id, event.confirmation())
+            return _accepted(workflow_id_for(event.ticket_id), event.ticket_id, **vars(confirmed))
     raise AssertionError(f"no handler for {type(event).__name__}")  # the union is closed
 
 

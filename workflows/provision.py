@@ -552,7 +552,7 @@ class ProvisionNumbersWorkflow:
             stage=self._journal.stage,
             outcome=self._journal.outcome,
             source=self._request.source,
-            numbers=self._numbers,
+            numbers=self._numbers or self._onboarding.numbers,
             monthly_cost=self._monthly_cost(),
             currency=hold.currency if hold else self._onboarding.currency,
             hold_strategy=self._request.hold_strategy,

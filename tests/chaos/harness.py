@@ -22,11 +22,12 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
@@ -43,6 +44,7 @@ from contracts.ids import workflow_id_for
 from contracts.provision import (
     Decision,
     DecisionKind,
+    Delivery,
     ProvisionRequest,
     ProvisionResult,
     ProvisionStatus,
@@ -75,8 +77,20 @@ BEHAVIOURS = (
     "search",
     "no_route",
     "take_route",
+    "ported",
+    "ported_cancel",
+    "ordered",
+    "ordered_cancel",
 )
-"""How a ticket is driven; ``auto`` (auto-approved) and manual approval are the common cases."""
+"""How a ticket is driven; ``auto`` (auto-approved) and manual approval are the common cases.
+``ported`` tickets claim numbers already in the resource; ``ordered`` ones are manual orders,
+delivered in two parts (one number of the first not in the resource)."""
+
+ONBOARDED = frozenset({"ported", "ported_cancel", "ordered", "ordered_cancel"})
+"""Behaviours whose numbers come from outside: numberflow must never release them."""
+ONBOARDED_BEFORE = {"calling": "outbound", "sms": "inbound+outbound"}
+"""What numbers from outside can do when they arrive; their tickets configure otherwise."""
+ONBOARDED_AFTER = {"calling": "inbound", "sms": "none"}
 
 COUNTRIES = (("US", "tollFree"), ("US", "geographic"), ("CA", "geographic"), ("GB", "geographic"))
 AUTO = {"mode": "auto_under_cost", "auto_approve_below": "1000"}
@@ -146,6 +160,8 @@ class Ticket:
 
     request: ProvisionRequest
     behaviour: str
+    outside: tuple[str, ...] = ()
+    """Numbers from outside (ported, or delivered to the manual order): never released."""
     status: str = "RUNNING"
     result: ProvisionResult | None = None
     failure: str | None = None
@@ -223,8 +239,11 @@ async def run_chaos(
             webhooks = await running.enter_async_context(serve_ingress(client, task_queue))
             direct = DirectTicketSystem(client, task_queue)
             desks: tuple[TicketSystem, TicketSystem] = (webhooks, direct)
+            onboard = _onboarder(emulator)
             drives = [
-                asyncio.create_task(_drive(client, desks[i % 2], t, i * STAGGER, rng.random()))
+                asyncio.create_task(
+                    _drive(client, desks[i % 2], t, i * STAGGER, rng.random(), onboard)
+                )
                 for i, t in enumerate(tickets)
             ]
             done, pending = await asyncio.wait(drives, timeout=plan.deadline)
@@ -253,7 +272,7 @@ async def run_chaos(
                 report.violations += _quota_violations(tickets, state)
             report.violations += await _hold_trails(client, _left_holds(state), folder)
             report.reconcile = await asyncio.to_thread(_reconcile, server.address, task_queue)
-            report.violations += _reconcile_violations(report.reconcile)
+            report.violations += _reconcile_violations(report.reconcile, tickets)
             if history_sink is not None:
                 async for run in client.list_workflows():
                     history = await client.get_workflow_handle(
@@ -280,6 +299,9 @@ def _tickets(plan: ChaosPlan, rng: random.Random) -> list[Ticket]:
         )
         country, kind = rng.choice(COUNTRIES)
         ticket_id = f"C{plan.seed}-{index:03d}"
+        if behaviour in ONBOARDED:
+            tickets.append(_onboarded_ticket(ticket_id, behaviour, rng, tickets))
+            continue
         trunks = {"trunks": [{"fqdn": "sbc1.example.com", "port": 5061}]}
         routing: dict[str, Any] | None = None if behaviour == "no_route" else trunks
         victim = next((t for t in tickets if t.request.routing is not None), None)
@@ -311,6 +333,37 @@ def _tickets(plan: ChaosPlan, rng: random.Random) -> list[Ticket]:
     return tickets
 
 
+def _onboarded_ticket(
+    ticket_id: str, behaviour: str, rng: random.Random, earlier: list[Ticket]
+) -> Ticket:
+    """A ticket whose numbers come from outside: US toll-free numbers no stock holds."""
+    quantity = rng.choice((1, 2, 3))
+    taken = {n for t in earlier for n in t.outside}
+    numbers: list[str] = []
+    while len(numbers) < quantity:
+        number = f"+1877{rng.randrange(10**7):07d}"
+        if number not in taken and number not in numbers:
+            numbers.append(number)
+    ported = behaviour.startswith("ported")
+    request = ProvisionRequest.model_validate(
+        {
+            "ticket_id": ticket_id,
+            "source": "existing" if ported else "manual_order",
+            "numbers": numbers if ported else (),
+            "country_code": "US",
+            "phone_number_type": "tollFree",
+            "assignment_type": "application",
+            "capabilities": ONBOARDED_BEFORE,
+            "quantity": quantity,
+            "approval": AUTO if ported else {"mode": "required"},
+            "final_capabilities": ONBOARDED_AFTER,
+            "routing": {"trunks": [{"fqdn": "sbc1.example.com", "port": 5061}]},
+            "on_step_failure": "compensate",
+        }
+    )
+    return Ticket(request=request, behaviour=behaviour, outside=tuple(numbers))
+
+
 _AUTO_APPROVED = {
     "auto",
     "cancel_after_completion",
@@ -321,15 +374,31 @@ _AUTO_APPROVED = {
 }
 
 
+Onboard = Callable[[tuple[str, ...]], Awaitable[None]]
+"""Puts numbers into the emulated resource, as a port or a special order would."""
+
+
 async def _drive(
-    client: Client, desk: TicketSystem, ticket: Ticket, delay: float, luck: float
+    client: Client,
+    desk: TicketSystem,
+    ticket: Ticket,
+    delay: float,
+    luck: float,
+    onboard: Onboard,
 ) -> None:
     """Play the ticket system and the approver for one ticket, through any outage."""
     await asyncio.sleep(delay)
     request = ticket.request
+    if ticket.behaviour.startswith("ported"):
+        await onboard(ticket.outside)  # the port completed before the ticket was filed
     await desk.create(request)
     handle = client.get_workflow_handle(workflow_id_for(request.ticket_id))
     behaviour = ticket.behaviour
+    if behaviour == "ported_cancel":
+        await asyncio.sleep(luck)
+        await desk.cancel(request.ticket_id)
+    if behaviour.startswith("ordered"):
+        await _deliver_order(handle, desk, ticket, onboard)
     if behaviour == "redeliver":
         await asyncio.sleep(luck)
         assert not await desk.create(request), "a redelivered created started a second run"
@@ -354,6 +423,28 @@ async def _drive(
         await desk.cancel(request.ticket_id)
         await desk.create(request)
     await _until_closed(handle)
+
+
+_NOT_IN_THE_RESOURCE = "+18770000000"
+"""A number a delivery names by mistake: refused, recorded, nothing else changes."""
+
+
+async def _deliver_order(handle: Any, desk: TicketSystem, ticket: Ticket, onboard: Onboard) -> None:
+    """Approve the manual order, then deliver it in two parts (the first with a bad number);
+    ``ordered_cancel`` withdraws the ticket after the first part."""
+    ticket_id = ticket.request.ticket_id
+    await _until_stage(handle, {Stage.AWAITING_APPROVAL})
+    await desk.decide(ticket_id, Decision(decision=DecisionKind.APPROVED, approver="chaos"))
+    await _until_stage(handle, {Stage.AWAITING_NUMBERS})
+    await onboard(ticket.outside)  # Microsoft delivered them
+    first, rest = ticket.outside[:1], ticket.outside[1:]
+    parts = [(*first, _NOT_IN_THE_RESOURCE), rest] if rest else [(*first, _NOT_IN_THE_RESOURCE)]
+    for index, numbers in enumerate(parts):
+        delivery = Delivery(numbers=numbers, by="chaos", delivery_id=f"{ticket_id}-{index}")
+        await desk.deliver(ticket_id, delivery)
+        if ticket.behaviour == "ordered_cancel":
+            await desk.cancel(ticket_id)
+            return
 
 
 async def _status(handle: Any) -> ProvisionStatus | None:
@@ -440,6 +531,28 @@ def _add_faults(emulator: EmulatorServer, rng: random.Random, scale: float) -> N
     for rule in rules:
         rule["probability"] = min(1.0, rule["probability"] * scale)
         faults.add(rule)
+
+
+def _onboarder(emulator: EmulatorServer) -> Onboard:
+    """Onboard numbers through the emulator's admin API (what Microsoft's port would do)."""
+
+    async def onboard(numbers: tuple[str, ...]) -> None:
+        async with httpx.AsyncClient(base_url=f"{emulator.endpoint}/_emulator") as admin:
+            for number in numbers:
+                answer = await admin.post(
+                    "/numbers/onboard",
+                    json={
+                        "phoneNumber": number,
+                        "countryCode": "US",
+                        "phoneNumberType": "tollFree",
+                        "assignmentType": "application",
+                        "capabilities": ONBOARDED_BEFORE,
+                        "via": "port",
+                    },
+                )
+                assert answer.status_code == 201, answer.text
+
+    return onboard
 
 
 def _rule_name(rule: dict[str, Any]) -> str:
@@ -581,8 +694,9 @@ def _check(tickets: list[Ticket], state: dict[str, Any]) -> list[str]:
     for number, who in holders.items():
         if len(who) > 1:
             violations.append(f"{number} belongs to several completed tickets: {who}")
+    outside = _onboarded(state)
     for number in owned:
-        if number not in holders:
+        if number not in holders and number not in outside:
             violations.append(f"{number} is owned but belongs to no completed ticket (orphan)")
     for ticket in completed:
         violations += _check_completed(ticket, owned)
@@ -600,6 +714,35 @@ def _check(tickets: list[Ticket], state: dict[str, Any]) -> list[str]:
         if r["status"] in ("active", "submitted")
     ]
     violations += _check_routes(completed, state["sip"]["routes"])
+    violations += _onboarded_violations(tickets, state)
+    return violations
+
+
+def _onboarded(state: dict[str, Any]) -> set[str]:
+    """Numbers that came into the resource by port or special order (bought by no saga)."""
+    log = state["phoneNumbers"]["purchaseLog"]
+    return {p["phoneNumber"] for p in log if p["hold"] in ("port", "specialOrder")}
+
+
+def _onboarded_violations(tickets: list[Ticket], state: dict[str, Any]) -> list[str]:
+    """No number from outside was ever released (no operator asked to in this run); each has
+    its ticket's capabilities if the ticket completed with it, else the ones it came with."""
+    outside = _onboarded(state)
+    released = set(state["phoneNumbers"]["releaseLog"])
+    violations = [f"{n} came from outside and was released" for n in sorted(outside & released)]
+    owned = {p["phoneNumber"]: p for p in state["phoneNumbers"]["purchasedNumbers"]}
+    for ticket in tickets:
+        kept = ticket.result.numbers if ticket.result is not None else ()
+        for number in ticket.outside:
+            if number not in outside or number not in owned:
+                continue  # never delivered (the order was cancelled first), or reported above
+            have = owned[number]["capabilities"]
+            wanted = ONBOARDED_AFTER if number in kept else ONBOARDED_BEFORE
+            if {"calling": have["calling"], "sms": have["sms"]} != wanted:
+                violations.append(
+                    f"{ticket.request.ticket_id} ({_outcome(ticket)}): {number} has "
+                    f"capabilities {have}, not {wanted}"
+                )
     return violations
 
 
@@ -707,9 +850,9 @@ def _check_completed(ticket: Ticket, owned: dict[str, dict[str, Any]]) -> list[s
     missing = [n for n in got if n not in owned]
     if missing:
         problems.append(f"{request.ticket_id}: completed but does not own {missing}")
-    if len(got) != request.quantity:
+    if len(got) != request.wanted:
         problems.append(
-            f"{request.ticket_id}: owns {len(got)} numbers for quantity {request.quantity}"
+            f"{request.ticket_id}: owns {len(got)} numbers for quantity {request.wanted}"
         )
     wanted = request.final_capabilities or request.capabilities
     for number in got:
@@ -758,11 +901,20 @@ def _reconcile(address: str, task_queue: str) -> dict[str, Any]:
     return report
 
 
-def _reconcile_violations(report: dict[str, Any]) -> list[str]:
+def _reconcile_violations(report: dict[str, Any], tickets: list[Ticket]) -> list[str]:
+    """Reconcile finds nothing, but the numbers from outside that tickets gave back (kept by
+    the resource), and those no ticket ever claimed (a cancel came before the claim)."""
     if "error" in report:
         return [f"numberflow reconcile failed: {report['error']}"]
+    unclaimed = {
+        number
+        for t in tickets
+        for number in t.outside
+        if t.final is None or number not in t.final.numbers
+    }
+    findings = {**report, "orphans": [n for n in report["orphans"] if n not in unclaimed]}
     return [
         f"reconcile: {finding} {items}"
-        for finding, items in report.items()
-        if finding != "released" and items
+        for finding, items in findings.items()
+        if finding not in ("released", "onboarded_kept") and items
     ]

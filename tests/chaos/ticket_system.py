@@ -23,7 +23,7 @@ from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from contracts.callback_hosts import CallbackHosts
-from contracts.provision import Decision, ProvisionRequest
+from contracts.provision import Decision, Delivery, ProvisionRequest
 from contracts.signing import SIGNATURE_HEADER, sign
 from ingress import create_app
 from provisioning import (
@@ -31,6 +31,7 @@ from provisioning import (
     ProvisioningRefused,
     cancel_provisioning,
     decide,
+    deliver,
     start_provisioning,
 )
 
@@ -53,6 +54,9 @@ class TicketSystem(Protocol):
 
     async def cancel(self, ticket_id: str) -> None:
         """Cancel; a refusal (already ended) is a fine answer."""
+
+    async def deliver(self, ticket_id: str, delivery: Delivery) -> None:
+        """Deliver a manual order's numbers; a refusal (already ended) is a fine answer."""
 
 
 class DirectTicketSystem:
@@ -82,6 +86,16 @@ class DirectTicketSystem:
         with contextlib.suppress(ProvisioningRefused):
             await retrying(lambda: cancel_provisioning(self._client, ticket_id))
 
+    async def deliver(self, ticket_id: str, delivery: Delivery) -> None:
+        for _ in range(_ATTEMPTS):
+            try:
+                await deliver(self._client, ticket_id, delivery)
+                return
+            except ProvisioningRefused:
+                return
+            except (RPCError, WorkflowQueryFailedError, NoWorkerAnswered):
+                await asyncio.sleep(0.5)  # Temporal is restarting, or no worker runs right now
+
 
 class WebhookTicketSystem:
     """Signed webhooks to the ingress, re-sent after a 5xx; every answer is counted."""
@@ -106,6 +120,17 @@ class WebhookTicketSystem:
 
     async def cancel(self, ticket_id: str) -> None:
         await self._deliver({"event": "cancelled", "ticket_id": ticket_id})
+
+    async def deliver(self, ticket_id: str, delivery: Delivery) -> None:
+        await self._deliver(
+            {
+                "event": "numbers_delivered",
+                "ticket_id": ticket_id,
+                "numbers": list(delivery.numbers),
+                "by": delivery.by,
+                "delivery_id": delivery.delivery_id,
+            }
+        )
 
     async def _deliver(self, event: dict[str, Any]) -> httpx.Response:
         body = json.dumps(event).encode()

@@ -74,14 +74,14 @@ async def test_a_manual_order_is_delivered_by_webhook_then_by_the_cli(
         {
             "event": "numbers_delivered",
             "ticket_id": ticket,
-            "numbers": [first, "+18885550000"],
+            "numbers": [first, "+18775550000"],
             "by": "porting-desk",
         },
     )
     assert delivered.status_code == 202, delivered.text
     record = delivered.json()["delivery"]
     assert record["accepted"] == [first]
-    assert record["refused"] == ["+18885550000: not in the ACS resource"]
+    assert record["refused"] == ["+18775550000: not in the ACS resource"]
 
     code, out, err = await cli(saga, "status", ticket)
     assert code == 0 and "manual order: 2 tollFree number(s) in US" in out and "1 delivered" in out

@@ -24,9 +24,9 @@ from temporalio.client import WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.ids import release_workflow_id
+from contracts.ids import DELIVER_SIGNAL, release_workflow_id
 from contracts.operations import ReleaseRequest
-from contracts.provision import Intervention, Rejection, Stage
+from contracts.provision import Delivery, Intervention, ProvisionStatus, Rejection, Stage
 from contracts.quota import QuotaGrant, QuotaLimits, quota_keeper_id
 from contracts.sip import DetachRouteRequest, sip_workflow_id
 from emulator import EmulatorConfig
@@ -288,6 +288,69 @@ async def quota_rejected_waiting(saga: Saga) -> str:
     return handle.id
 
 
+def _onboard(saga: Saga, numbers: tuple[str, ...]) -> None:
+    emulator = saga.emulator.app.emulator
+    for number in numbers:
+        emulator.numbers.onboard(
+            {
+                "phoneNumber": number,
+                "countryCode": "US",
+                "phoneNumberType": "tollFree",
+                "assignmentType": "application",
+                "capabilities": {"calling": "outbound", "sms": "none"},
+            },
+            emulator.clock.now(),
+        )
+
+
+async def ported_released(saga: Saga) -> tuple[str, ...]:
+    """Numbers from outside claimed, configured, routed; the release gives them back."""
+    numbers = ("+18775550101", "+18775550102")
+    _onboard(saga, numbers)
+    request = base_request(
+        ticket_id="REPLAY-ported",
+        source="existing",
+        numbers=numbers,
+        quantity=1,
+        approval={"mode": "auto_under_cost", "auto_approve_below": "100"},
+    )
+    handle = await saga.start(request)
+    await handle.result()
+    release = await saga.client.execute_workflow(
+        ReleaseNumbersWorkflow.run,
+        ReleaseRequest(ticket_id=request.ticket_id),
+        id=release_workflow_id(request.ticket_id),
+        task_queue=saga.task_queue,
+    )
+    assert release.numbers_kept == numbers
+    return (
+        handle.id,
+        release_workflow_id(request.ticket_id),
+        sip_workflow_id(saga.emulator.endpoint),
+    )
+
+
+async def manual_order_delivered(saga: Saga) -> str:
+    """A manual order approved, delivered in two parts (one number refused), completed."""
+    handle = await saga.start(
+        base_request(ticket_id="REPLAY-manual-order", source="manual_order", quantity=2)
+    )
+    await saga.approve(handle)
+    await saga.wait_stage(handle, Stage.AWAITING_NUMBERS)
+    numbers = ("+18775550201", "+18775550202")
+    _onboard(saga, numbers)
+    for index, delivered in enumerate([(numbers[0], "+18775550299"), numbers]):
+        delivery = Delivery(numbers=delivered, by="desk", delivery_id=f"d-{index}")
+        await handle.signal(DELIVER_SIGNAL, delivery)
+        await saga.wait_for(handle, _has_deliveries(index + 1))
+    await handle.result()
+    return handle.id
+
+
+def _has_deliveries(count: int) -> Callable[[ProvisionStatus], bool]:
+    return lambda status: len(status.deliveries) >= count
+
+
 _QUOTA_LIMITS = {
     "quota_queued": QuotaLimits(searches=1, purchases=1),
     "quota_rejected_waiting": QuotaLimits(searches=1),
@@ -314,6 +377,8 @@ SCENARIOS = [
     renewed,
     quota_queued,
     quota_rejected_waiting,
+    ported_released,
+    manual_order_delivered,
 ]
 
 
@@ -349,6 +414,10 @@ def _prefix(scenario: Callable[..., Any], workflow_id: str) -> str:
     """The history file's prefix: the workflow's module."""
     if workflow_id.startswith(quota_keeper_id("")):
         return "quota_keeper"
+    if workflow_id.startswith(sip_workflow_id("")):
+        return "sip_routing"
+    if workflow_id.startswith(release_workflow_id("")):
+        return "release"
     if scenario in (sip_writer, sip_writer_ownership, sip_writer_group_commit):
         return "sip_routing"
     return "release" if scenario is released else "provision"

@@ -51,7 +51,7 @@ AFTER = {"calling": "inbound", "sms": "inbound+outbound"}
 def onboard(saga: Saga, count: int, via: str = "port") -> tuple[str, ...]:
     """Put ``count`` US toll-free numbers into the resource, as a port-in would."""
     emulator = saga.emulator.app.emulator
-    numbers = tuple(f"+1888{uuid.uuid4().int % 10**7:07d}" for _ in range(count))
+    numbers = tuple(f"+1877{uuid.uuid4().int % 10**7:07d}" for _ in range(count))
     for number in numbers:
         emulator.numbers.onboard(
             {
@@ -168,10 +168,10 @@ async def test_a_claim_of_another_tickets_number_is_refused_before_any_change(sa
 async def test_numbers_not_in_the_resource_are_refused_before_any_change(saga: Saga) -> None:
     """A number the resource does not own: the saga fails and changes nothing."""
     numbers = onboard(saga, 1)
-    request = existing((*numbers, "+18885550000"), approval=AUTO)
+    request = existing((*numbers, "+18775550000"), approval=AUTO)
     error = await saga.failure(await saga.start(request))
     assert isinstance(error, ApplicationError)
-    assert "1 of the 2 numbers are not in the ACS resource: +18885550000" in error.message
+    assert "1 of the 2 numbers are not in the ACS resource: +18775550000" in error.message
     assert capabilities(saga, numbers) == dict.fromkeys(numbers, BEFORE)
     assert request.ticket_id not in await ledger(saga)
 
@@ -198,9 +198,9 @@ async def test_a_manual_order_takes_a_partial_then_a_full_delivery_and_completes
     waiting = await saga.wait_stage(handle, Stage.AWAITING_NUMBERS)
     assert waiting.order is not None and waiting.order.quantity == 2
     first, second = onboard(saga, 2, via="specialOrder")
-    partial = await _deliver(saga, handle, (first, "+18885550000"), "d-1")
+    partial = await _deliver(saga, handle, (first, "+18775550000"), "d-1")
     assert partial.accepted == (first,)
-    assert partial.refused == ("+18885550000: not in the ACS resource",)
+    assert partial.refused == ("+18775550000: not in the ACS resource",)
     assert (await saga.status(handle)).stage is Stage.AWAITING_NUMBERS
     again = await _deliver(saga, handle, (first, second), "d-2")
     assert again.accepted == (first, second) and again.refused == ()

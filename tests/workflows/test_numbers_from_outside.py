@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from pydantic import ValidationError
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -91,6 +92,46 @@ async def release(saga: Saga, ticket: str, **request: Any) -> Any:
         id=f"{release_workflow_id(ticket)}-{uuid.uuid4().hex[:4]}",
         task_queue=saga.task_queue,
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"numbers": ["+18775550101"]}, "numbers are named only with source existing"),
+        ({"source": "existing"}, "source existing needs numbers"),
+        ({"source": "existing", "numbers": ["18775550101"], "quantity": 1}, "E.164"),
+        (
+            {"source": "existing", "numbers": ["+18775550101"] * 2, "quantity": 1},
+            "a number is listed twice",
+        ),
+        (
+            {"source": "existing", "numbers": ["+442071234567"], "quantity": 1},
+            "are not US numbers (+1)",
+        ),
+        (
+            {"source": "existing", "numbers": ["+18775550101"], "quantity": 3},
+            "the quantity is the count of numbers",
+        ),
+        (
+            {
+                "source": "existing",
+                "numbers": ["+18775550101"],
+                "quantity": 1,
+                "phone_number_prefixes": ["1877"],
+            },
+            "source existing names its numbers",
+        ),
+        ({"source": "bought"}, "source"),
+    ],
+)
+def test_a_request_for_numbers_from_outside_is_checked_before_anything_starts(
+    change: dict[str, object], problem: str
+) -> None:
+    """Each mistake is one readable validation error; nothing is started."""
+    values = base_request().model_dump(mode="json") | change
+    with pytest.raises(ValidationError) as caught:
+        ProvisionRequest.model_validate(values)
+    assert problem in str(caught.value)
 
 
 async def test_a_ported_ticket_is_configured_routed_and_released_back_as_it_was(

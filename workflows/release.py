@@ -108,15 +108,14 @@ class ReleaseNumbersWorkflow:
         """Onboarded numbers get their earlier capabilities back, and are returned.
 
         Returned: left in the resource, owned by no ticket, remembered by the ledger (not an
-        orphan); unless the operator asked for their release.
+        orphan). Unless the operator asked for their release: then they are released as they
+        are.
         """
         onboarded = self._entry.onboarded_owned()
-        if not onboarded:
+        if not onboarded or self._request.release_numbers:
             return ()
         self._stage = "restoring_capabilities"
         await restore_capabilities(onboarded)
-        if self._request.release_numbers:
-            return ()
         kept = tuple(o.number for o in onboarded)
         await self._forget(kept, None)
         return kept

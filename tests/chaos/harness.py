@@ -143,6 +143,9 @@ class ChaosReport:
     """HTTP status -> how many times the ingress answered it (webhooks of half the tickets)."""
     violations: list[str] = field(default_factory=list)
     reconcile: dict[str, Any] = field(default_factory=dict)
+    onboarded: dict[str, int] = field(default_factory=dict)
+    """Numbers from outside by how their ticket ended with them: completed with them, given
+    back after its capabilities were changed (restored), given back before, never claimed."""
     quota: dict[str, Any] = field(default_factory=dict)
     """With limits: each kind's use and refusals in the emulator, the sagas that waited in
     the queue, and when the grant came."""
@@ -267,6 +270,7 @@ async def run_chaos(
             report.failures = dict(Counter(t.failure for t in tickets if t.failure))
             state = emulator.app.emulator.state()
             report.violations += _check(tickets, state)
+            report.onboarded = _onboarded_report(tickets, state)
             if plan.limits:
                 report.quota = _quota_report(tickets, state)
                 report.violations += _quota_violations(tickets, state)
@@ -394,8 +398,8 @@ async def _drive(
     await desk.create(request)
     handle = client.get_workflow_handle(workflow_id_for(request.ticket_id))
     behaviour = ticket.behaviour
-    if behaviour == "ported_cancel":
-        await asyncio.sleep(luck)
+    if behaviour == "ported_cancel":  # while claiming, configuring, routing, or once completed
+        await asyncio.sleep(luck * 2.5)
         await desk.cancel(request.ticket_id)
     if behaviour.startswith("ordered"):
         await _deliver_order(handle, desk, ticket, onboard)
@@ -722,6 +726,25 @@ def _onboarded(state: dict[str, Any]) -> set[str]:
     """Numbers that came into the resource by port or special order (bought by no saga)."""
     log = state["phoneNumbers"]["purchaseLog"]
     return {p["phoneNumber"] for p in log if p["hold"] in ("port", "specialOrder")}
+
+
+def _onboarded_report(tickets: list[Ticket], state: dict[str, Any]) -> dict[str, int]:
+    outside = _onboarded(state)
+    ends: Counter[str] = Counter()
+    for ticket in tickets:
+        final = ticket.final
+        kept = ticket.result.numbers if ticket.result is not None else ()
+        configured = final is not None and any(e.stage is Stage.CONFIGURING for e in final.timeline)
+        for number in ticket.outside:
+            if number not in outside:
+                ends["never_delivered"] += 1
+            elif number in kept:
+                ends["completed"] += 1
+            elif final is None or number not in final.numbers:
+                ends["never_claimed"] += 1
+            else:
+                ends["restored" if configured else "given_back"] += 1
+    return dict(ends)
 
 
 def _onboarded_violations(tickets: list[Ticket], state: dict[str, Any]) -> list[str]:

@@ -3,6 +3,11 @@
 Ported and specially ordered numbers are put into the emulator's resource by its admin call,
 as Microsoft would; each test then checks the emulator afterwards: the numbers are still
 owned, with the capabilities they had before, and nothing released them.
+
+They run on the dev server (real time) but the one about deadlines: a ported ticket has no
+timer, so the time-skipping server, with nothing else to wait for, skips to the nearest
+deadline it knows, the SIP writer's default execution timeout (ten years on the test server;
+none on a real one), and the writer ends with its ledger.
 """
 
 from __future__ import annotations
@@ -135,9 +140,10 @@ def test_a_request_for_numbers_from_outside_is_checked_before_anything_starts(
 
 
 async def test_a_ported_ticket_is_configured_routed_and_released_back_as_it_was(
-    saga: Saga,
+    dev_saga: Saga,
 ) -> None:
     """Claimed, configured, routed; its release restores the capabilities and keeps the numbers."""
+    saga = dev_saga
     numbers = onboard(saga, 2)
     request = existing(numbers, approval=AUTO)
     result = await (await saga.start(request)).result()
@@ -159,9 +165,10 @@ async def test_a_ported_ticket_is_configured_routed_and_released_back_as_it_was(
 
 
 async def test_an_operator_releases_ported_numbers_only_when_asked_and_is_recorded(
-    saga: Saga,
+    dev_saga: Saga,
 ) -> None:
     """``release_numbers`` with who asks: gone from the resource, the ledger says who and when."""
+    saga = dev_saga
     numbers = onboard(saga, 1)
     request = existing(numbers, approval=AUTO)
     await (await saga.start(request)).result()
@@ -174,8 +181,9 @@ async def test_an_operator_releases_ported_numbers_only_when_asked_and_is_record
     assert record.released_by == "olivia" and record.released_at is not None
 
 
-async def test_a_cancelled_ported_ticket_gets_its_capabilities_back(saga: Saga) -> None:
+async def test_a_cancelled_ported_ticket_gets_its_capabilities_back(dev_saga: Saga) -> None:
     """A routing failure after configuring, then a cancel: capabilities restored, numbers kept."""
+    saga = dev_saga
     numbers = onboard(saga, 2)
     request = existing(numbers, approval=AUTO, routing={"trunks": [{"fqdn": "sbc.unverified.net"}]})
     handle = await saga.start(request)
@@ -191,8 +199,11 @@ async def test_a_cancelled_ported_ticket_gets_its_capabilities_back(saga: Saga) 
     assert entry.numbers == () and [o.number for o in entry.onboarded if o.kept] == list(numbers)
 
 
-async def test_a_claim_of_another_tickets_number_is_refused_before_any_change(saga: Saga) -> None:
+async def test_a_claim_of_another_tickets_number_is_refused_before_any_change(
+    dev_saga: Saga,
+) -> None:
     """The second ticket names the first one's number: refused, naming the owner; nothing moves."""
+    saga = dev_saga
     numbers = onboard(saga, 2)
     first = existing(numbers[:1], approval=AUTO)
     await (await saga.start(first)).result()
@@ -206,8 +217,9 @@ async def test_a_claim_of_another_tickets_number_is_refused_before_any_change(sa
     assert second.ticket_id not in await ledger(saga)
 
 
-async def test_numbers_not_in_the_resource_are_refused_before_any_change(saga: Saga) -> None:
+async def test_numbers_not_in_the_resource_are_refused_before_any_change(dev_saga: Saga) -> None:
     """A number the resource does not own: the saga fails and changes nothing."""
+    saga = dev_saga
     numbers = onboard(saga, 1)
     request = existing((*numbers, "+18775550000"), approval=AUTO)
     error = await saga.failure(await saga.start(request))
@@ -230,9 +242,10 @@ async def _deliver(
 
 
 async def test_a_manual_order_takes_a_partial_then_a_full_delivery_and_completes(
-    saga: Saga,
+    dev_saga: Saga,
 ) -> None:
     """Approved, then waits; a bad number is refused and recorded; the rest completes it."""
+    saga = dev_saga
     request = base_request(source="manual_order", quantity=2)
     handle = await saga.start(request)
     await saga.approve(handle)

@@ -29,6 +29,7 @@ from contracts.callback_hosts import ENV_VAR as CALLBACK_HOSTS_VAR
 from contracts.callback_hosts import CallbackHosts
 from contracts.quota import QuotaLimits
 from contracts.task_queues import TASK_QUEUE
+from contracts.ticket_mapping import JiraInbound, MappingError, load_mapping
 from logconfig import LOG_LEVEL_VAR, parse_log_level
 
 __all__ = ["IngressSettings", "Settings", "SettingsError", "load", "variable"]
@@ -257,9 +258,35 @@ class IngressSettings(_Common):
     )
     """``host:port`` of the ingress's ``/metrics`` (its own listener); unset: none."""
 
+    jira_webhook_secrets: SecretStr | None = Field(None, alias="NUMBERFLOW_JIRA_WEBHOOK_SECRETS")
+    """Secrets of Jira's webhooks (``X-Hub-Signature``); set: ``POST /v1/tickets/jira`` is served
+    (and ``NUMBERFLOW_TICKET_MAPPING`` must have a ``[jira]`` section)."""
+    ticket_mapping: Path | None = Field(None, alias="NUMBERFLOW_TICKET_MAPPING")
+    """The TOML file mapping tickets to numberflow's events (``deploy/tickets/``)."""
+    jira_max_age_seconds: float = Field(600.0, alias="NUMBERFLOW_JIRA_MAX_AGE_SECONDS", gt=0)
+    """A Jira event older than this (by its ``timestamp``) is refused as a replay."""
+
     def secrets(self) -> list[str]:
         """Every accepted webhook secret."""
         return _split(self.webhook_secrets)
+
+    def jira(self) -> JiraInbound | None:
+        """The Jira endpoint's configuration, or ``None`` when no Jira secret is set.
+
+        Raises ``MappingError`` when the mapping file is missing, wrong, or has no Jira part.
+        """
+        secrets = _split(self.jira_webhook_secrets)
+        if not secrets:
+            return None
+        if self.ticket_mapping is None:
+            raise MappingError(
+                "NUMBERFLOW_JIRA_WEBHOOK_SECRETS is set: NUMBERFLOW_TICKET_MAPPING must name "
+                "the mapping file (see deploy/tickets/jira-mapping.toml)"
+            )
+        mapping = load_mapping(self.ticket_mapping).jira
+        if mapping is None:
+            raise MappingError(f"{self.ticket_mapping}: no [jira] section")
+        return JiraInbound(secrets, mapping, self.jira_max_age_seconds)
 
     def tokens(self) -> list[str]:
         """Every accepted status token."""

@@ -34,6 +34,7 @@ from connection import (
 from contracts.callback_hosts import ENV_VAR as CALLBACK_HOSTS_VAR
 from contracts.callback_hosts import CallbackHosts, CallbackRefused
 from contracts.problems import first_problem
+from contracts.provision import TrunkSpec
 from contracts.task_queues import TASK_QUEUE
 from provisioning import NoWorkerAnswered, ProvisioningNotFound, ProvisioningRefused
 from settings import SettingsError, variable
@@ -207,5 +208,4 @@ def emit(value: Any, as_json: bool, render: Callable[[Any], None]) -> None:
 
 def trunk_fields(text: str) -> dict[str, Any]:
     """``fqdn[:port]`` as a trunk's fields; the request model validates them."""
-    host, _, port = text.partition(":")
-    return {"fqdn": host, **({"port": port} if port else {})}
+    return dict(TrunkSpec.fields_of(text))

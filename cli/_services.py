@@ -18,6 +18,7 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from codec import ENV_VAR as PAYLOAD_KEYS_VAR
 from codec import TOKENS_ENV_VAR, EncryptionCodec, create_codec_app
 from connection import TemporalConfigError, wait_for_temporal
+from contracts.ticket_mapping import MappingError
 from ingress import create_app
 from logconfig import LOG_LEVEL_VAR, configure_logging
 from namespace_setup import SearchAttributesMissing, require_search_attributes
@@ -55,6 +56,10 @@ def ingress(
         fail(f"configuration: {error}", 2)
     if not settings.secrets():
         fail("set NUMBERFLOW_WEBHOOK_SECRETS (comma-separated shared secrets)", 2)
+    try:
+        jira = settings.jira()
+    except MappingError as error:
+        fail(f"configuration: {error}", 2)
     configure_logging(settings.log_level, json=settings.log_json)
 
     provider = configure_tracing("numberflow-ingress")
@@ -72,6 +77,7 @@ def ingress(
             callback_hosts=settings.callback_hosts(),
             task_queue=settings.task_queue,
             metrics_registry=registry,
+            jira=jira,
         )
         if provider is not None:
             FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)

@@ -205,6 +205,12 @@ class TrunkSpec(Model):
     fqdn: Fqdn
     port: int = Field(5061, ge=1, le=65535)
 
+    @staticmethod
+    def fields_of(text: str) -> dict[str, str]:
+        """``fqdn[:port]`` (how people write a trunk) as a trunk's fields, validated later."""
+        host, _, port = text.strip().partition(":")
+        return {"fqdn": host, **({"port": port} if port else {})}
+
 
 class RoutingSpec(Model):
     """Where calls to the new numbers go."""

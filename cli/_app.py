@@ -32,6 +32,7 @@ from ._saga import approve, cancel, reject, release, status
 from ._services import codec_server, ingress, worker
 from ._setup import setup
 from ._sip import sip_app
+from ._tickets import tickets_app
 
 __all__ = ["EXAMPLES", "app", "build_command", "main"]
 
@@ -49,6 +50,7 @@ EXAMPLES: dict[str, str] = {
     "release": "numberflow release T-1",
     "deliver": "numberflow deliver T-1 +14255550123 +14255550124 --by porting-desk",
     "confirm-released": "numberflow confirm-released T-1 --by ops --note 'case 123'",
+    "check": "numberflow tickets check --mapping deploy/tickets/jira-mapping.toml",
     "reconcile": "numberflow reconcile --release-orphans --grace 7d",
     "setup": "TEMPORAL_ADDRESS=temporal-frontend:7233 numberflow setup --check",
     "replay": f"numberflow replay --query \"WorkflowType = '{PROVISION_WORKFLOW_TYPE}'\"",
@@ -104,6 +106,7 @@ app.command(name="confirm-released")(confirm_released_command)
 app.command(name="codec-server")(codec_server)
 app.add_typer(sip_app, name="sip")
 app.add_typer(quota_app, name="quota")
+app.add_typer(tickets_app, name="tickets")
 
 
 def _show_version(value: bool) -> None:

@@ -120,6 +120,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def fail_each(messages: list[str], code: int = 1) -> NoReturn:
+    """Print one reason per line on stderr (each mistake of a file), then exit non-zero."""
+    for message in messages:
+        err_console.print(
+            Text.assemble(("error: ", "red"), " ".join(message.split())), soft_wrap=True
+        )
+    raise typer.Exit(code)
+
+
 def note(message: str) -> None:
     """A one-line hint on stderr that does not change the outcome."""
     err_console.print(Text.assemble(("note: ", "yellow"), message), soft_wrap=True)

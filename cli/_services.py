@@ -26,7 +26,7 @@ from settings import IngressSettings, SettingsError, load, variable
 from telemetry import serve_in_background
 from tracing import TRACER_NAME, configure_tracing
 
-from ._common import fail, payload_keys
+from ._common import fail, fail_each, payload_keys
 
 __all__ = ["codec_server", "ingress", "worker"]
 
@@ -59,7 +59,7 @@ def ingress(
     try:
         jira = settings.jira()
     except MappingError as error:
-        fail(f"configuration: {error}", 2)
+        fail_each([f"configuration: {line}" for line in str(error).splitlines()], 2)
     configure_logging(settings.log_level, json=settings.log_json)
 
     provider = configure_tracing("numberflow-ingress")

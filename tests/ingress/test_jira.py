@@ -210,22 +210,45 @@ def test_the_ingress_does_not_start_with_a_broken_mapping(tmp_path: Path) -> Non
     broken = tmp_path / "mapping.toml"
     broken.write_text(MAPPING.read_text().replace('"Declined" = "rejected"', '"Declined" = "no"'))
     env = {
-        **os.environ,
         "NUMBERFLOW_WEBHOOK_SECRETS": "s1",
         "NUMBERFLOW_JIRA_WEBHOOK_SECRETS": JIRA_SECRET,
         "NUMBERFLOW_TICKET_MAPPING": str(broken),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", "ingress", "--port", "0"],
+    done = _cli("ingress", "--port", "0", env=env)
+    assert done.returncode == 2, done.stderr
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "jira.statuses.Declined: Input should be 'approved', 'rejected', 'cancelled' or "
+            "'release_requested'"
+        )
+    ), done.stderr
+
+
+def test_tickets_check_names_each_mistake_on_its_own_line(tmp_path: Path) -> None:
+    """``numberflow tickets check``: the shipped file passes; a broken one, a line per mistake."""
+    good = _cli("tickets", "check", "--mapping", str(MAPPING))
+    assert good.returncode == 0, good.stderr
+    assert "moving to 'Approved' means approved" in good.stdout
+    broken = tmp_path / "mapping.toml"
+    text = MAPPING.read_text().replace('"Declined" = "rejected"', '"Declined" = "no"')
+    broken.write_text(text.replace("country_code =", "contry_code ="))
+    bad = _cli("tickets", "check", "--mapping", str(broken))
+    assert bad.returncode == 1
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"error: {broken}: jira.request.fields.contry_code.[key]: ")
+    assert lines[1].startswith(f"error: {broken}: jira.statuses.Declined: ")
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().endswith(
-        "jira.statuses.Declined: Input should be 'approved', 'rejected', 'cancelled' or "
-        "'release_requested'"
-    ), done.stderr

@@ -29,7 +29,13 @@ from contracts.callback_hosts import ENV_VAR as CALLBACK_HOSTS_VAR
 from contracts.callback_hosts import CallbackHosts
 from contracts.quota import QuotaLimits
 from contracts.task_queues import TASK_QUEUE
-from contracts.ticket_mapping import JiraInbound, MappingError, load_mapping
+from contracts.ticket_mapping import (
+    JiraInbound,
+    MappingError,
+    ServiceNowInbound,
+    TicketMapping,
+    load_mapping,
+)
 from logconfig import LOG_LEVEL_VAR, parse_log_level
 
 __all__ = ["IngressSettings", "Settings", "SettingsError", "load", "variable"]
@@ -263,12 +269,46 @@ class IngressSettings(_Common):
     (and ``NUMBERFLOW_TICKET_MAPPING`` must have a ``[jira]`` section)."""
     ticket_mapping: Path | None = Field(None, alias="NUMBERFLOW_TICKET_MAPPING")
     """The TOML file mapping tickets to numberflow's events (``deploy/tickets/``)."""
-    jira_max_age_seconds: float = Field(600.0, alias="NUMBERFLOW_JIRA_MAX_AGE_SECONDS", gt=0)
-    """A Jira event older than this (by its ``timestamp``) is refused as a replay."""
+    ticket_max_age_seconds: float = Field(600.0, alias="NUMBERFLOW_TICKET_MAX_AGE_SECONDS", gt=0)
+    """A ticket system's event older than this (by its ``timestamp``) is refused as a replay."""
+
+    servicenow_basic_users: SecretStr | None = Field(
+        None, alias="NUMBERFLOW_SERVICENOW_BASIC_USERS"
+    )
+    """``user:password`` pairs (comma-separated) ServiceNow's REST message may authenticate as."""
+    servicenow_tokens: SecretStr | None = Field(None, alias="NUMBERFLOW_SERVICENOW_TOKENS")
+    """Bearer tokens (API keys) it may use instead; either set: ``/v1/tickets/servicenow``."""
+    servicenow_hmac_keys: SecretStr | None = Field(None, alias="NUMBERFLOW_SERVICENOW_HMAC_KEYS")
+    """When set, the Business Rule must also sign the body (base64 HMAC-SHA256)."""
 
     def secrets(self) -> list[str]:
         """Every accepted webhook secret."""
         return _split(self.webhook_secrets)
+
+    def servicenow(self) -> ServiceNowInbound | None:
+        """The ServiceNow endpoint's configuration, or ``None`` when nobody may call it.
+
+        Raises ``MappingError`` when the mapping file is missing, wrong, or has no ServiceNow
+        part.
+        """
+        users = _split(self.servicenow_basic_users)
+        tokens = _split(self.servicenow_tokens)
+        if not users and not tokens:
+            return None
+        mapping = self._mapping("NUMBERFLOW_SERVICENOW_BASIC_USERS or _TOKENS").servicenow
+        if mapping is None:
+            raise MappingError(f"{self.ticket_mapping}: no [servicenow] section")
+        return ServiceNowInbound(
+            users, tokens, _split(self.servicenow_hmac_keys), mapping, self.ticket_max_age_seconds
+        )
+
+    def _mapping(self, because: str) -> TicketMapping:
+        if self.ticket_mapping is None:
+            raise MappingError(
+                f"{because} is set: NUMBERFLOW_TICKET_MAPPING must name the mapping file "
+                "(see deploy/tickets/)"
+            )
+        return load_mapping(self.ticket_mapping)
 
     def jira(self) -> JiraInbound | None:
         """The Jira endpoint's configuration, or ``None`` when no Jira secret is set.
@@ -278,15 +318,10 @@ class IngressSettings(_Common):
         secrets = _split(self.jira_webhook_secrets)
         if not secrets:
             return None
-        if self.ticket_mapping is None:
-            raise MappingError(
-                "NUMBERFLOW_JIRA_WEBHOOK_SECRETS is set: NUMBERFLOW_TICKET_MAPPING must name "
-                "the mapping file (see deploy/tickets/jira-mapping.toml)"
-            )
-        mapping = load_mapping(self.ticket_mapping).jira
+        mapping = self._mapping("NUMBERFLOW_JIRA_WEBHOOK_SECRETS").jira
         if mapping is None:
             raise MappingError(f"{self.ticket_mapping}: no [jira] section")
-        return JiraInbound(secrets, mapping, self.jira_max_age_seconds)
+        return JiraInbound(secrets, mapping, self.ticket_max_age_seconds)
 
     def tokens(self) -> list[str]:
         """Every accepted status token."""

@@ -58,6 +58,7 @@ def ingress(
         fail("set NUMBERFLOW_WEBHOOK_SECRETS (comma-separated shared secrets)", 2)
     try:
         jira = settings.jira()
+        servicenow = settings.servicenow()
     except MappingError as error:
         fail_each([f"configuration: {line}" for line in str(error).splitlines()], 2)
     configure_logging(settings.log_level, json=settings.log_json)
@@ -78,6 +79,7 @@ def ingress(
             task_queue=settings.task_queue,
             metrics_registry=registry,
             jira=jira,
+            servicenow=servicenow,
         )
         if provider is not None:
             FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)

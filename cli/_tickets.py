@@ -21,7 +21,9 @@ __all__ = ["tickets_app"]
 
 MAPPING_VAR = "NUMBERFLOW_TICKET_MAPPING"
 
-tickets_app = typer.Typer(help="Ticket systems (Jira): check the mapping numberflow reads.")
+tickets_app = typer.Typer(
+    help="Ticket systems (Jira, ServiceNow): check the mapping numberflow reads."
+)
 
 
 @tickets_app.command("check")
@@ -44,26 +46,41 @@ def check(
 
 
 def _summary(mapping: TicketMapping) -> dict[str, Any]:
-    jira = mapping.jira
-    if jira is None:
-        return {"jira": None}
+    jira, servicenow = mapping.jira, mapping.servicenow
     return {
-        "jira": {
+        "jira": None
+        if jira is None
+        else {
             "issue_types": list(jira.request.issue_types),
             "fields": {field.value: path for field, path in jira.request.fields.items()},
             "statuses": {status: action.value for status, action in jira.statuses.items()},
-        }
+        },
+        "servicenow": None
+        if servicenow is None
+        else {
+            "catalog_items": list(servicenow.request.catalog_items),
+            "fields": {field.value: path for field, path in servicenow.request.fields.items()},
+            "changes": {change: action.value for change, action in servicenow.changes.items()},
+        },
     }
 
 
 def _render(summary: dict[str, Any]) -> None:
-    jira = summary["jira"]
-    if jira is None:
-        console.print("the mapping is valid; it maps no ticket system yet (no [jira] section)")
+    jira, servicenow = summary["jira"], summary["servicenow"]
+    if jira is None and servicenow is None:
+        console.print("the mapping is valid; it maps no ticket system yet")
         return
-    console.print(
-        f"jira: issues of type {', '.join(jira['issue_types'])} are number requests; "
-        f"{len(jira['fields'])} request fields are read from them"
-    )
-    for status, action in jira["statuses"].items():
-        console.print(f"  moving to {status!r} means {action}")
+    if jira is not None:
+        console.print(
+            f"jira: issues of type {', '.join(jira['issue_types'])} are number requests; "
+            f"{len(jira['fields'])} request fields are read from them"
+        )
+        for status, action in jira["statuses"].items():
+            console.print(f"  moving to {status!r} means {action}")
+    if servicenow is not None:
+        console.print(
+            f"servicenow: items of {', '.join(servicenow['catalog_items'])} are number "
+            f"requests; {len(servicenow['fields'])} request fields are read from them"
+        )
+        for change, action in servicenow["changes"].items():
+            console.print(f"  a change to {change} means {action}")

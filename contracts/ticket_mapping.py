@@ -23,8 +23,12 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
+    "CatalogRequestMapping",
     "JiraInbound",
     "JiraMapping",
+    "RequestFields",
+    "ServiceNowInbound",
+    "ServiceNowMapping",
     "MappingError",
     "RequestField",
     "RequestMapping",
@@ -82,17 +86,29 @@ FieldPath = Annotated[str, AfterValidator(_field_path)]
 """A path into a ticket's fields (checked one by one: every bad path is its own mistake)."""
 
 
-class RequestMapping(_Model):
-    """Which tickets are number requests, and where the request's fields come from."""
+class RequestFields(_Model):
+    """Where a number request's fields come from in a ticket."""
 
-    issue_types: tuple[str, ...] = Field(min_length=1)
-    """Issue types (Jira) whose tickets ask for numbers; others are ignored."""
     fields: dict[RequestField, FieldPath] = Field(min_length=1)
     """Request field → path in the ticket's fields."""
     values: dict[RequestField, dict[str, str]] = {}
     """Request field → the ticket's values translated (e.g. ``Toll-free`` → ``tollFree``)."""
     fixed: dict[str, Any] = {}
     """Request fields the form does not ask (e.g. ``assignment_type``, ``routing``)."""
+
+
+class RequestMapping(RequestFields):
+    """Which Jira issues are number requests, and where the request's fields come from."""
+
+    issue_types: tuple[str, ...] = Field(min_length=1)
+    """Issue types whose tickets ask for numbers; others are ignored."""
+
+
+class CatalogRequestMapping(RequestFields):
+    """Which ServiceNow requested items are number requests, and where their fields come from."""
+
+    catalog_items: tuple[str, ...] = Field(min_length=1)
+    """Catalog items (their display names) whose requested items ask for numbers."""
 
 
 class JiraMapping(_Model):
@@ -103,10 +119,30 @@ class JiraMapping(_Model):
     """Status an issue moves to → what it means (``Approved = "approved"``)."""
 
 
+def _change(value: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*=.+", value):
+        raise ValueError(f"{value!r} is not field=value (e.g. approval=approved, state=4)")
+    return value
+
+
+Change = Annotated[str, AfterValidator(_change)]
+"""``field=value``: a requested item's field changed to that value."""
+
+
+class ServiceNowMapping(_Model):
+    """ServiceNow: requested items (``sc_req_item``) of number-request catalog items."""
+
+    request: CatalogRequestMapping
+    changes: dict[Change, TicketAction] = Field(min_length=1)
+    """``field=value`` a requested item changed to → what it means (``"approval=approved"``);
+    state values differ per instance, so they are the instance's own."""
+
+
 class TicketMapping(_Model):
     """Every ticket system numberflow listens to."""
 
     jira: JiraMapping | None = None
+    servicenow: ServiceNowMapping | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +151,20 @@ class JiraInbound:
 
     secrets: Sequence[str]
     mapping: JiraMapping
+    max_age_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
+class ServiceNowInbound:
+    """The ServiceNow endpoint's configuration: who may call, the mapping, the age allowed."""
+
+    basic_users: Sequence[str]
+    """``user:password`` pairs accepted by Basic authentication."""
+    tokens: Sequence[str]
+    """Bearer tokens (an API key) accepted instead."""
+    hmac_keys: Sequence[str]
+    """When any: the body must also carry a base64 HMAC-SHA256 by one of them."""
+    mapping: ServiceNowMapping
     max_age_seconds: float = 600.0
 
 

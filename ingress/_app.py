@@ -7,7 +7,6 @@ approvals), the ingress only translates HTTP to Temporal calls and back.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
@@ -24,7 +23,7 @@ from contracts.problems import first_problem
 from contracts.provision import Decision, DecisionKind, ProvisionStatus
 from contracts.signing import SIGNATURE_HEADER, SignatureError, bearer_token_matches, verify
 from contracts.task_queues import TASK_QUEUE
-from contracts.ticket_mapping import JiraInbound
+from contracts.ticket_mapping import JiraInbound, ServiceNowInbound
 from contracts.tickets import (
     ApprovedEvent,
     CancelledEvent,
@@ -52,16 +51,12 @@ from provisioning import (
 )
 
 from ._errors import ApiProblem, install_error_handlers, problem
-from ._jira import (
-    DELIVERY_HEADER,
-    HUB_SIGNATURE_HEADER,
-    DeliveryLog,
-    Ignored,
-    translate,
-    verify_hub_signature,
-)
+from ._jira import jira_system
 from ._metrics import instrument
 from ._request_ids import RequestIdMiddleware
+from ._servicenow import servicenow_system
+from ._ticket_endpoints import ticket_system_endpoint
+from ._ticket_systems import MappedEvent
 
 __all__ = ["create_app"]
 
@@ -110,13 +105,15 @@ def create_app(
     clock: Callable[[], float] = time.time,
     metrics_registry: CollectorRegistry | None = None,
     jira: JiraInbound | None = None,
+    servicenow: ServiceNowInbound | None = None,
 ) -> FastAPI:
     """Build the ingress for one Temporal client and the current secrets.
 
     ``secrets`` verify webhook signatures; ``status_tokens`` are the bearer tokens that may
     read a provisioning's status (none: nobody may); ``callback_hosts`` is where a ticket's
-    callback URL may point (none: tickets with a callback URL are refused). With ``jira``,
-    ``POST /v1/tickets/jira`` takes Jira's own webhooks, translated by its mapping.
+    callback URL may point (none: tickets with a callback URL are refused). With ``jira`` or
+    ``servicenow``, ``POST /v1/tickets/<system>`` takes that system's own events, translated
+    by its mapping.
     """
     if not secrets:
         raise ValueError("at least one webhook secret is required")
@@ -156,88 +153,36 @@ def create_app(
         summary="A saga's status (Authorization: Bearer <status token>)",
         responses=_STATUS_RESPONSES,
     )(_status_reader(client, status_tokens))
-    if jira is not None:
+    systems = [
+        *([jira_system(jira)] if jira is not None else []),
+        *([servicenow_system(servicenow)] if servicenow is not None else []),
+    ]
+
+    async def read_body(request: Request) -> bytes:
+        return await _bounded_body(request, max_body_bytes)
+
+    async def act(event: MappedEvent) -> JSONResponse:
+        return await _dispatch(client, task_queue, callback_hosts, event)
+
+    for system in systems:
         app.post(
-            "/v1/tickets/jira",
+            f"/v1/tickets/{system.name}",
             status_code=202,
-            summary="Receive a Jira webhook (X-Hub-Signature: sha256=<hex>)",
-            responses=_JIRA_RESPONSES,
-        )(_jira_webhook(client, task_queue, callback_hosts, jira, max_body_bytes, clock))
+            summary=f"Receive {system.name}'s own events (see the README)",
+            responses=_TICKET_SYSTEM_RESPONSES,
+        )(ticket_system_endpoint(system, read_body=read_body, act=act, clock=clock))
     _add_probes(app, client)
     _publish_event_schema(app)
     return app
 
 
-_JIRA_RESPONSES: dict[int | str, dict[str, Any]] = {
+_TICKET_SYSTEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "A duplicate delivery, or an event that means nothing (with why)"},
-    401: {"description": "Bad or missing X-Hub-Signature, or an event older than allowed"},
+    401: {"description": "Not authenticated or signed as configured, or an event too old"},
     409: {"description": "Refused (the reason)"},
     422: {"description": "Not JSON, or a number request whose fields make no valid request"},
     503: {"description": "Temporal unavailable (see Retry-After), or no worker answered"},
 }
-
-
-def _jira_webhook(
-    client: Client,
-    task_queue: str,
-    callback_hosts: CallbackHosts,
-    jira: JiraInbound,
-    max_body_bytes: int,
-    clock: Callable[[], float],
-) -> Callable[[Request], Awaitable[JSONResponse]]:
-    """Jira's webhook: verified, deduplicated by delivery, translated, then acted on."""
-    deliveries = DeliveryLog()
-
-    async def jira_webhook(request: Request) -> JSONResponse:
-        body = await _bounded_body(request, max_body_bytes)
-        try:
-            verify_hub_signature(request.headers.get(HUB_SIGNATURE_HEADER), body, jira.secrets)
-        except SignatureError as error:
-            raise ApiProblem(401, "BadSignature", str(error)) from None
-        delivery = request.headers.get(DELIVERY_HEADER)
-        if delivery is not None and delivery in deliveries:
-            return JSONResponse({"duplicate": delivery}, status_code=200)
-        payload = _json_object(body)
-        _refuse_stale(payload, jira.max_age_seconds, clock())
-        try:
-            event = translate(payload, jira.mapping)
-        except ValidationError as error:
-            raise ApiProblem(422, "InvalidEvent", first_problem(error)) from None
-        if isinstance(event, Ignored):
-            answer = JSONResponse({"ignored": event.reason}, status_code=200)
-        else:
-            request.state.event = event.event
-            answer = await _dispatch(client, task_queue, callback_hosts, event)
-        if delivery is not None:
-            deliveries.remember(delivery)
-        return answer
-
-    return jira_webhook
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise ApiProblem(422, "InvalidEvent", "the body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise ApiProblem(422, "InvalidEvent", "the body is not a JSON object")
-    return payload
-
-
-def _refuse_stale(payload: dict[str, Any], max_age_seconds: float, now: float) -> None:
-    """An event older than allowed (by its own ``timestamp``, ms) is a replay or far too late."""
-    stamp = payload.get("timestamp")
-    if not isinstance(stamp, int):
-        raise ApiProblem(401, "BadSignature", "the event has no timestamp (milliseconds)")
-    age = now - stamp / 1000
-    if abs(age) > max_age_seconds:
-        raise ApiProblem(
-            401,
-            "BadSignature",
-            f"the event happened {age:.0f} s ago; more than {max_age_seconds:.0f} s either "
-            "way is refused (a replay, or a clock far off)",
-        )
 
 
 def _status_reader(

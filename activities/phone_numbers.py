@@ -7,6 +7,7 @@ activity whose worker died after ACS acted but before the result was recorded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,7 @@ from acs import (
     OperationKind,
     OperationRef,
     OperationStatus,
+    PurchasedPhoneNumber,
     ReservationStatus,
 )
 from contracts import metrics
@@ -80,6 +82,19 @@ def _known_purchase(kind: OperationKind, hold_id: str) -> LroHandle:
         operation_location=f"/phoneNumbers/operations/{operation_id}",
         kind=kind.value,
         resource_id=hold_id,
+    )
+
+
+def _on_record(record: PurchasedPhoneNumber) -> NumberOnRecord:
+    """What a claim remembers of an owned number: its capabilities now, and its cost."""
+    return NumberOnRecord(
+        phone_number=record.phone_number,
+        capabilities=Capabilities(
+            calling=CapabilityType(record.capabilities.calling.value),
+            sms=CapabilityType(record.capabilities.sms.value),
+        ),
+        monthly_cost=record.cost.amount,
+        currency=record.cost.currency_code,
     )
 
 
@@ -222,27 +237,20 @@ class PhoneNumberActivities(HoldActivities, CapabilityActivities):
         What a claim of numbers from outside (a port, a special order) checks before it
         changes anything, and the capabilities it will give back when the ticket lets them go.
         """
-        owned: list[NumberOnRecord] = []
-        missing: list[str] = []
+        records: dict[str, PurchasedPhoneNumber] = {}
         with acs_errors_as_application_errors():
-            for number in numbers.numbers:
-                activity.heartbeat(number)
-                try:
-                    record = await self._client.get_purchased_phone_number(number)
-                except AcsNotFoundError:
-                    missing.append(number)
-                    continue
-                owned.append(
-                    NumberOnRecord(
-                        phone_number=number,
-                        capabilities=Capabilities(
-                            calling=CapabilityType(record.capabilities.calling.value),
-                            sms=CapabilityType(record.capabilities.sms.value),
-                        ),
-                        monthly_cost=record.cost.amount,
-                        currency=record.cost.currency_code,
-                    )
-                )
+            if len(numbers.numbers) > BULK_OWNERSHIP:  # one listing, not a GET per number
+                wanted = set(numbers.numbers)
+                async for record in self._client.list_purchased_phone_numbers():
+                    if record.phone_number in wanted:
+                        records[record.phone_number] = record
+            else:
+                for index, number in enumerate(numbers.numbers):
+                    activity.heartbeat(index)
+                    with contextlib.suppress(AcsNotFoundError):
+                        records[number] = await self._client.get_purchased_phone_number(number)
+        owned = [_on_record(records[n]) for n in numbers.numbers if n in records]
+        missing = [n for n in numbers.numbers if n not in records]
         return NumbersInspection(owned=tuple(owned), missing=tuple(missing))
 
     async def _all_owned(self, numbers: tuple[str, ...]) -> bool:

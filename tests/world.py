@@ -322,6 +322,17 @@ async def dev_saga(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
         yield world
 
 
+@pytest_asyncio.fixture
+async def service_desk(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
+    """US releases go through Microsoft's service desk (ACS refuses; the workers know)."""
+    async for world in make_saga(
+        dev_env,
+        EmulatorConfig(lro_seconds=0.0, service_desk_release_countries=frozenset({"US"})),
+        service_desk_countries=frozenset({"US"}),
+    ):
+        yield world
+
+
 SLOW_LRO_SECONDS = 3.0
 """Long enough that a purchase accepted before a retry or a cancel is still running then."""
 

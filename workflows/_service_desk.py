@@ -49,7 +49,13 @@ class ServiceDesk:
         )
         decided = await self._desk.park("release", request, _ACTIONS, InterventionKind.ABANDON)
         if decided.action is not InterventionKind.CONFIRM_RELEASED:
-            raise request
+            # left for an operator; the compensation logs this, so it names no number
+            raise ApplicationError(
+                f"{len(numbers)} number(s) wait for Microsoft's service desk to release them "
+                f"(ticket {ticket}; the ledger has them as release_pending_manual)",
+                type=RELEASE_BY_SERVICE_DESK,
+                non_retryable=True,
+            )
         await workflow.execute_activity_method(
             SipWriterActivities.forget_numbers,
             NumbersOwnership(ticket_id=ticket, numbers=numbers, released_by=decided.by),

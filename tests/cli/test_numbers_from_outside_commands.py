@@ -15,16 +15,14 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from temporalio.testing import WorkflowEnvironment
 
 from contracts.ids import workflow_id_for
 from contracts.provision import Stage
 from contracts.signing import SIGNATURE_HEADER, sign
-from emulator import EmulatorConfig
 from ingress import create_app
 from tests.cli.test_commands import as_json, cli
 from tests.workflows.test_numbers_from_outside import AFTER, BEFORE, capabilities, onboard
-from tests.world import CALLBACK_HOSTS, Saga, base_request, make_saga
+from tests.world import CALLBACK_HOSTS, Saga, base_request
 
 pytestmark = pytest.mark.slow
 
@@ -133,22 +131,11 @@ async def test_a_ported_ticket_by_the_cli_and_a_delivery_to_it_is_refused(dev_sa
     assert "released 1 numbers" in out and saga.owned() == []
 
 
-@pytest_asyncio.fixture
-async def service_desk_world(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
-    """US releases only through Microsoft's service desk (ACS refuses; the workers know)."""
-    async for world in make_saga(
-        dev_env,
-        EmulatorConfig(lro_seconds=0.0, service_desk_release_countries=frozenset({"US"})),
-        service_desk_countries=frozenset({"US"}),
-    ):
-        yield world
-
-
 async def test_a_release_parked_for_the_service_desk_is_confirmed_by_the_cli(
-    service_desk_world: Saga,
+    service_desk: Saga,
 ) -> None:
     """``release`` says the numbers are not released yet and what to send; then confirm."""
-    saga = service_desk_world
+    saga = service_desk
     request = base_request(approval={"mode": "auto_under_cost", "auto_approve_below": "100"})
     result = await (await saga.start(request)).result()
     ticket = request.ticket_id

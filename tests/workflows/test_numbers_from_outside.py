@@ -13,16 +13,13 @@ none on a real one), and the writer ends with its ledger.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from pydantic import ValidationError
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
 
 from contracts.ids import DELIVER_SIGNAL, release_workflow_id
 from contracts.operations import ReconcileRequest, ReleaseConfirmation, ReleaseRequest
@@ -35,9 +32,8 @@ from contracts.provision import (
     Stage,
 )
 from contracts.sip import LedgerEntry
-from emulator import EmulatorConfig
 from tests.workflows.test_sip_writer import writer
-from tests.world import Saga, base_request, make_saga
+from tests.world import Saga, base_request
 from workflows import (
     ProvisionNumbersWorkflow,
     ReconcileWorkflow,
@@ -164,6 +160,19 @@ async def test_a_ported_ticket_is_configured_routed_and_released_back_as_it_was(
     assert entry.numbers == () and all(o.kept for o in entry.onboarded)
 
 
+async def test_a_large_port_is_read_from_one_listing(dev_saga: Saga) -> None:
+    """25 ported numbers: checked from one listing of the resource, not a GET per number."""
+    saga = dev_saga
+    numbers = onboard(saga, 25)
+    request = existing(numbers, approval=AUTO, final_capabilities=None, routing=None)
+    result = await (await saga.start(request)).result()
+    assert result.outcome is Stage.COMPLETED and result.numbers == numbers
+    counts = saga.state()["requestCounts"]
+    assert counts.get("PhoneNumbers_GetByNumber", 0) == 0, counts
+    assert counts["PhoneNumbers_ListPhoneNumbers"] >= 1
+    assert capabilities(saga, numbers) == dict.fromkeys(numbers, BEFORE)
+
+
 async def test_an_operator_releases_ported_numbers_only_when_asked_and_is_recorded(
     dev_saga: Saga,
 ) -> None:
@@ -282,17 +291,6 @@ async def test_a_manual_order_reminds_then_expires_giving_back_what_was_delivere
     assert any(n.startswith("reminder: 1 number(s) still to be delivered") for n in notes)
     assert saga.owned() == [number] and saga.state()["phoneNumbers"]["releaseLog"] == []
     assert capabilities(saga, (number,)) == {number: BEFORE}
-
-
-@pytest_asyncio.fixture
-async def service_desk(dev_env: WorkflowEnvironment) -> AsyncIterator[Saga]:
-    """US releases go through Microsoft's service desk, and the workers are told so."""
-    async for world in make_saga(
-        dev_env,
-        EmulatorConfig(lro_seconds=0.0, service_desk_release_countries=frozenset({"US"})),
-        service_desk_countries=frozenset({"US"}),
-    ):
-        yield world
 
 
 async def test_a_release_in_a_service_desk_country_parks_until_confirmed(
